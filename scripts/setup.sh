@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what deepz-fiji needs on a fresh Debian/Ubuntu machine: Java 17, ImageJ 1.x (libij-java),
+# Xvfb (for the GUI test) and the Python package with its extras. Safe to run again: it only
+# installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(libij-java xvfb x11-utils imagemagick)
+command -v java >/dev/null 2>&1 || apt_packages+=(default-jre-headless)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if ! $PY -c "import deepz_fiji, tensorflow, scyjava, pytest" >/dev/null 2>&1 \
+   || [ pyproject.toml -nt .setup-stamp ]; then
+  echo "setup: installing the Python package and its dependencies"
+  $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
+  touch .setup-stamp
+fi

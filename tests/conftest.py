@@ -1,0 +1,50 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IJ_JAR = Path(os.environ.get("DEEPZ_IJ_JAR", "/usr/share/java/ij.jar"))
+
+
+@pytest.fixture(scope="session")
+def ij_jvm():
+    """A JVM with ImageJ 1.x (ij.jar) on the class path, started once per test session.
+
+    Skips with a reason when Java or ij.jar is missing (CI installs Debian's libij-java).
+    """
+    if not IJ_JAR.exists():
+        pytest.skip(f"ImageJ 1.x not found at {IJ_JAR} (apt-get install libij-java)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime found")
+    import jpype
+    import scyjava
+
+    if not jpype.isJVMStarted():
+        os.environ.setdefault("JAVA_TOOL_OPTIONS", "-Djava.awt.headless=true")
+        scyjava.config.set_java_constraints(fetch="never")  # system Java only, never a download
+        scyjava.config.add_classpath(str(IJ_JAR))
+        scyjava.start_jvm()
+    return scyjava
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run ``python -m deepz_fiji ARGS`` in a subprocess; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    def run(*args: str, check: bool = False, timeout: float = 600):
+        env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+        proc = subprocess.run([sys.executable, "-m", "deepz_fiji", *map(str, args)], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"deepz {' '.join(map(str, args))} failed:\n{proc.stderr}")
+        return proc
+
+    return run
