@@ -70,6 +70,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise DeepZError(f"output folder {path.parent} does not exist; create it first or choose another path")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -226,7 +229,7 @@ def _canonical_axes(data: np.ndarray, axes: str, path: Path) -> tuple[np.ndarray
     if axes.endswith("YXC"):  # contiguous samples: move them before YX
         data = np.moveaxis(data, -1, -3)
         axes = axes[:-3] + "CYX"
-    keep = [i for i, (a, n) in enumerate(zip(axes, data.shape)) if n > 1 or a in "YX"]
+    keep = [i for i, (a, n) in enumerate(zip(axes, data.shape, strict=True)) if n > 1 or a in "YX"]
     data = data.reshape([data.shape[i] for i in keep])
     axes = "".join(axes[i] for i in keep)
     if "Q" in axes or len(set(axes)) != len(axes) or not axes.endswith("YX"):

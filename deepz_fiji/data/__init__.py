@@ -1,0 +1,44 @@
+"""Training data from calibrated z-stacks (numpy/scipy/scikit-image only; SPEC §4).
+
+- :mod:`.normalize` — the one EDF/triangle-threshold normalisation every caller uses.
+- :mod:`.preprocess` — the :class:`Preprocessor` protocol; :func:`stack_register` (StackReg),
+  :func:`extended_depth_of_field` (EDF) and :func:`stitch_grid` (Grid/Collection stitching).
+- :mod:`.regions`, :mod:`.pairs` — signal mask, greedy region cover, input/target planes.
+- :mod:`.prepare`, :mod:`.dataset` — :func:`prepare_dataset`, :func:`read_dataset`, :func:`augment`.
+"""
+
+from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset, augment, read_dataset
+from deepz_fiji.data.edf import extended_depth_of_field, focus_height_map
+from deepz_fiji.data.normalize import NormParams, denormalize, estimate_normalization, normalize
+from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
+from deepz_fiji.data.prepare import prepare_dataset, split_fovs
+from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor, stack_register
+from deepz_fiji.data.regions import cover_mask, signal_mask
+from deepz_fiji.data.stacks import find_stacks, load_stack
+from deepz_fiji.data.stitch import stitch_grid
+
+__all__ = [
+    "AUGMENTATION_FACTOR",
+    "Dataset",
+    "NormParams",
+    "Preprocessor",
+    "PythonPreprocessor",
+    "augment",
+    "cover_mask",
+    "denormalize",
+    "estimate_normalization",
+    "extended_depth_of_field",
+    "find_stacks",
+    "focus_height_map",
+    "kept_planes",
+    "load_stack",
+    "middle_plane",
+    "normalize",
+    "prepare_dataset",
+    "read_dataset",
+    "sample_pairs",
+    "signal_mask",
+    "split_fovs",
+    "stack_register",
+    "stitch_grid",
+]

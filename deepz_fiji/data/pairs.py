@@ -1,0 +1,39 @@
+"""Input/target plane pairs per training region (SPEC §4.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepz_fiji.errors import DeepZError
+
+
+def middle_plane(crop: np.ndarray) -> int:
+    """Index of the plane with the highest standard deviation of a ZYX crop (the focal plane)."""
+    crop = np.asarray(crop)
+    if crop.ndim != 3:
+        raise DeepZError(f"middle_plane needs a ZYX crop, got shape {crop.shape}")
+    return int(np.argmax(crop.reshape(crop.shape[0], -1).std(axis=1)))
+
+
+def kept_planes(middle: int, n_planes: int, planes: int) -> np.ndarray:
+    """Plane indices within ±``planes`` of ``middle`` that exist in a stack of ``n_planes``."""
+    if planes < 1:
+        raise DeepZError(f"the number of planes kept on each side must be at least 1, got {planes}")
+    return np.arange(max(0, middle - planes), min(n_planes, middle + planes + 1))
+
+
+def sample_pairs(
+    kept: np.ndarray, targets_per_input: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every kept plane as input, each with ``targets_per_input`` distinct random kept targets.
+
+    Returns (input plane indices, target plane indices), both int32 of equal length; a target
+    may equal its input (Δz = 0). With fewer kept planes than targets, all of them are used.
+    """
+    if targets_per_input < 1:
+        raise DeepZError(f"the number of targets per input must be at least 1, got {targets_per_input}")
+    kept = np.asarray(kept)
+    k = min(int(targets_per_input), len(kept))
+    inputs = np.repeat(kept, k)
+    targets = np.concatenate([rng.choice(kept, size=k, replace=False) for _ in kept]) if len(kept) else kept
+    return inputs.astype(np.int32), np.asarray(targets, dtype=np.int32)

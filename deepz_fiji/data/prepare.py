@@ -1,0 +1,286 @@
+"""``prepare_dataset``: calibrated z-stacks → a dataset folder of training pairs (SPEC §4).
+
+Per field of view (one stack), streamed so that only one stack is in memory: rigid axial
+alignment, EDF, EDF-referenced normalisation, signal mask, greedy cover with P×P regions, and
+per region every kept plane as input with K random targets (Δz = z-step × plane offset).
+Whole fields of view go to training or validation, never both. Shards are written into a
+hidden staging folder and moved into place, with ``manifest.json`` last, only on success.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepz_fiji import __version__
+from deepz_fiji.data.dataset import (
+    AUGMENTATION_FACTOR,
+    AUGMENTATIONS,
+    DATASET_FORMAT,
+    DATASET_FORMAT_VERSION,
+    MANIFEST_NAME,
+    SPLITS,
+    ShardWriter,
+)
+from deepz_fiji.data.normalize import NORMALIZATION_METHOD, estimate_normalization, normalize
+from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
+from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor
+from deepz_fiji.data.regions import MASK_HIGH, MASK_LOW, cover_mask, mean_overlap, signal_mask
+from deepz_fiji.data.stacks import Stack, find_stacks, load_stack
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.io import write_json
+
+log = logging.getLogger(__name__)
+
+REGION_OVERLAP = 0.05
+
+
+def split_fovs(n_fovs: int, val_fraction: float, rng: np.random.Generator) -> list[str]:
+    """'train' or 'val' for each field of view: round(val_fraction·n) (at least 1) go to 'val'."""
+    if not 0 < val_fraction < 1:
+        raise DeepZError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
+    if n_fovs < 2:
+        raise DeepZError(
+            f"got {n_fovs} z-stack; a dataset needs at least 2 (fields of view are split between "
+            "training and validation, never shared)"
+        )
+    n_val = min(n_fovs - 1, max(1, int(round(val_fraction * n_fovs))))
+    val = set(rng.permutation(n_fovs)[:n_val].tolist())
+    return ["val" if i in val else "train" for i in range(n_fovs)]
+
+
+def prepare_dataset(
+    stack_paths_or_dir: str | Path | Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    patch: int = 256,
+    planes: int = 20,
+    targets_per_input: int = 8,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    preprocessor: Preprocessor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    z_step_um: float | None = None,
+    pixel_um: float | None = None,
+    shard_size: int = 512,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Write a training dataset folder from z-stacks; returns its manifest.
+
+    ``patch``: region size P (px); ``planes``: planes kept on each side of a region's focal
+    plane; ``targets_per_input``: random target planes per input plane; ``z_step_um`` and
+    ``pixel_um`` override (or supply missing) stack calibration; ``shard_size``: pairs per
+    shard file. An existing dataset in ``out_dir`` is replaced only with ``overwrite=True``.
+    """
+    _check_settings(patch, planes, targets_per_input, shard_size)
+    paths = find_stacks(stack_paths_or_dir)
+    splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed))
+    pre = preprocessor if preprocessor is not None else PythonPreprocessor()
+    created = not Path(out_dir).exists()
+    out = _output_folder(out_dir, overwrite)
+    names = _fov_names(paths)
+    staging = Path(tempfile.mkdtemp(prefix=".deepz-prepare-", dir=out))
+    done = False
+    try:
+        writers = {split: ShardWriter(staging, split, shard_size) for split in SPLITS}
+        fovs: list[dict[str, Any]] = []
+        calibration: dict[str, float] = {}
+        for index, path in enumerate(paths):
+            stack = load_stack(path, z_step_um=z_step_um, pixel_um=pixel_um)
+            _check_same_calibration(calibration, stack)
+            rng = np.random.default_rng([seed, index])
+            fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
+                               patch=patch, planes=planes, targets_per_input=targets_per_input)
+            fovs.append(fov)
+            del stack
+            if progress is not None:
+                progress(index + 1, len(paths))
+        shards = {split: writer.close() for split, writer in writers.items()}
+        if writers["train"].count == 0:
+            raise DeepZError("no signal regions were found in the training stacks; check that they contain "
+                             "fluorescence above background")
+        if writers["val"].count == 0:
+            log.warning("the validation stacks gave no pairs (no signal found in them)")
+        manifest = _manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
+                             targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
+                             shard_size=shard_size)
+        _commit(staging, out, shards, manifest)
+        done = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not done and not any(out.iterdir()):
+            out.rmdir()  # leave nothing behind where there was nothing
+    log.info("dataset %s: %d train / %d val pairs", out, manifest["counts"]["train"], manifest["counts"]["val"])
+    return manifest
+
+
+def _process_fov(
+    stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
+    rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
+) -> dict[str, Any]:
+    """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
+    registered, reg_info = pre.register(stack.data)
+    registered = np.asarray(registered, dtype=np.float32)
+    edf, edf_info = pre.edf(registered)
+    params = estimate_normalization(edf)
+    normalized = normalize(registered, params)
+    del registered
+    mask = signal_mask(normalize(edf, params))
+    regions = cover_mask(mask, patch, overlap=REGION_OVERLAP)
+    if not regions:
+        log.warning("%s: no signal above the mask thresholds; no training pairs from it", stack.path.name)
+    records = []
+    pairs = 0
+    for region_index, (y, x) in enumerate(regions):
+        crop = normalized[:, y : y + patch, x : x + patch]
+        middle = middle_plane(crop)
+        kept = kept_planes(middle, crop.shape[0], planes)
+        inputs, targets = sample_pairs(kept, targets_per_input, rng)
+        per_input = len(inputs) // max(1, len(kept))
+        for start in range(0, len(inputs), per_input):  # one input plane at a time: bounded memory
+            i, t = inputs[start : start + per_input], targets[start : start + per_input]
+            n = len(i)
+            writer.add(inputs=crop[i], targets=crop[t], dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
+                       fov=np.full(n, index, np.int32), input_plane=i, target_plane=t,
+                       region=np.full(n, region_index, np.int32))
+        pairs += len(inputs)
+        records.append([y, x, middle, int(kept[0]), int(kept[-1]), len(inputs)])
+    return {
+        "index": index,
+        "name": name,
+        "source": str(stack.path),
+        "split": split,
+        "shape": list(stack.data.shape),
+        "z_step_um": stack.z_step_um,
+        "pixel_um": stack.pixel_um,
+        "normalization": params.to_dict(),
+        "registration": _rounded(reg_info),
+        "edf": edf_info,
+        "mask_fraction": float(mask.mean()),
+        "region_columns": ["y", "x", "middle_plane", "first_plane", "last_plane", "pairs"],
+        "regions": records,
+        "region_overlap": mean_overlap(regions, patch),
+        "pairs": pairs,
+    }
+
+
+def _rounded(info: dict[str, Any], digits: int = 3) -> dict[str, Any]:
+    """``info`` with per-plane float lists rounded (they go into the manifest)."""
+    def rnd(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, digits)
+        if isinstance(value, (list, tuple)):
+            return [rnd(v) for v in value]
+        return value
+
+    return {key: rnd(value) for key, value in info.items()}
+
+
+def _check_settings(patch: int, planes: int, targets_per_input: int, shard_size: int) -> None:
+    for name, value, least in (("patch", patch, 8), ("planes", planes, 1), ("targets per input", targets_per_input, 1),
+                               ("shard size", shard_size, 1)):
+        if int(value) != value or value < least:
+            raise DeepZError(f"the {name} must be a whole number of at least {least}, got {value}")
+    if patch % 16:
+        log.warning("patch %d px is not a multiple of 16; the Deep-Z U-Net pads such inputs", patch)
+
+
+def _check_same_calibration(calibration: dict[str, float], stack: Stack) -> None:
+    for key, value in (("z_step_um", stack.z_step_um), ("pixel_um", stack.pixel_um)):
+        first = calibration.setdefault(key, value)
+        if abs(first - value) > 0.01 * first:
+            raise DeepZError(
+                f"{stack.path.name} has {key} = {value:g} µm but earlier stacks have {first:g} µm; one "
+                "dataset needs one calibration: prepare these stacks as separate datasets"
+            )
+
+
+def _output_folder(out_dir: str | Path, overwrite: bool) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DeepZError(f"{out} is a file; give a folder for the dataset")
+    if (out / MANIFEST_NAME).exists() and not overwrite:
+        raise DeepZError(f"{out} already holds a dataset; choose another folder or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _fov_names(paths: list[Path]) -> list[str]:
+    """File stems, made unique with the index where two stacks share a stem."""
+    stems = [p.stem for p in paths]
+    return [s if stems.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
+
+
+def _commit(staging: Path, out: Path, shards: dict[str, list[Path]], manifest: dict[str, Any]) -> None:
+    """Replace any previous dataset in ``out`` by the staged shards; the manifest comes last."""
+    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    for split in SPLITS:
+        for old in out.glob(f"{split}-*.npz"):
+            old.unlink()
+        for path in shards[split]:
+            path.replace(out / path.name)
+    write_json(out / MANIFEST_NAME, manifest)
+
+
+def _manifest(
+    paths: list[Path], fovs: list[dict[str, Any]], writers: dict[str, ShardWriter],
+    shards: dict[str, list[Path]], pre: Preprocessor, calibration: dict[str, float], **settings: Any,
+) -> dict[str, Any]:
+    planes = settings["planes"]
+    z_step = calibration["z_step_um"]
+    offsets = np.arange(-2 * planes, 2 * planes + 1)
+    all_offsets = [o for w in writers.values() for o in w.offsets]
+    return {
+        "format": DATASET_FORMAT,
+        "format_version": DATASET_FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "deepz_fiji_version": __version__,
+        **settings,
+        "z_step_um": z_step,
+        "pixel_um": calibration["pixel_um"],
+        "counts": {split: writers[split].count for split in SPLITS},
+        "splits": {
+            split: {
+                "fovs": [f["name"] for f in fovs if f["split"] == split],
+                "pairs": writers[split].count,
+                "regions": sum(len(f["regions"]) for f in fovs if f["split"] == split),
+                "shards": [p.name for p in shards[split]],
+                "augmentation_factor": AUGMENTATION_FACTOR if split == "train" else 1,
+            }
+            for split in SPLITS
+        },
+        "augmentation": {"train": AUGMENTATION_FACTOR, "val": 1, "transforms": list(AUGMENTATIONS),
+                         "pre_applied": False},
+        "dz_histogram": {
+            "bin_edges_um": ((np.arange(-2 * planes, 2 * planes + 2) - 0.5) * z_step).round(6).tolist(),
+            **{split: [writers[split].offsets.get(int(o), 0) for o in offsets] for split in SPLITS},
+        },
+        "dz_range_um": [z_step * min(all_offsets), z_step * max(all_offsets)] if all_offsets else [0.0, 0.0],
+        "normalization": {
+            "method": NORMALIZATION_METHOD,
+            "reference": "edf",
+            "per_fov": {f["name"]: f["normalization"] for f in fovs},
+        },
+        "preprocessing": {
+            "preprocessor": getattr(pre, "name", type(pre).__name__),
+            "register": _implementations(fovs, "registration"),
+            "edf": _implementations(fovs, "edf"),
+            "normalization": f"python:{NORMALIZATION_METHOD}",
+            "mask": f"python:skimage-reconstruction(low={MASK_LOW}, high={MASK_HIGH})",
+            "regions": f"python:greedy-cover(overlap={REGION_OVERLAP})",
+        },
+        "source_files": [str(p) for p in paths],
+        "fovs": fovs,
+    }
+
+
+def _implementations(fovs: list[dict[str, Any]], step: str) -> str:
+    names = sorted({str(f[step].get("implementation", "unknown")) for f in fovs})
+    return ", ".join(names)
