@@ -1,0 +1,106 @@
+"""``deepz train DATASET --out models/NAME``: train a Deep-Z generator on a prepared dataset."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+#: Arguments that are TrainConfig fields of the same name (passed on only when given).
+_OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
+                "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
+                "augment")
+_MODEL_ARGS = ("na", "wavelength_um", "immersion_index", "modality", "description")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a Deep-Z generator (LS-GAN) on a dataset made by 'deepz prepare'",
+        description="Train a Deep-Z generator on a dataset folder and write a model folder "
+                    "(saved_model/, config.json, checkpoint/, training_log.csv, training_curves.png). "
+                    "A folder that holds a checkpoint is resumed automatically.",
+    )
+    p.add_argument("dataset", help="dataset folder written by 'deepz prepare'")
+    p.add_argument("--out", required=True, help="model folder to write, e.g. models/my-model")
+    arch = p.add_argument_group("network")
+    arch.add_argument("--preset", choices=("paper", "small", "tiny"), default=None,
+                      help="architecture preset (default small: width 0.25; paper: 25.6 M parameters)")
+    arch.add_argument("--width", type=float, default=None, help="channel width multiplier (overrides the preset)")
+    arch.add_argument("--depth", type=int, default=None, help="number of down blocks (default 5)")
+    arch.add_argument("--init-from", default=None, metavar="MODEL",
+                      help="start from this model's generator weights (name or folder; same architecture)")
+    run = p.add_argument_group("training (paper defaults)")
+    run.add_argument("--iterations", type=int, default=None, help="GAN iterations after the warm-up (default 1000)")
+    run.add_argument("--warmup", type=int, default=None,
+                     help="MAE-only generator iterations before the GAN starts (default 0)")
+    run.add_argument("--batch", type=int, default=None, help="pairs per batch (default 20)")
+    run.add_argument("--val-every", type=int, default=None, help="validate and checkpoint every K iterations (50)")
+    run.add_argument("--val-samples", type=int, default=None, help="validate on at most this many pairs (all)")
+    run.add_argument("--patch", type=int, default=None, help="training crop side in px (default: the dataset's)")
+    run.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    run.add_argument("--g-steps", type=int, default=None, help="generator updates per iteration (6)")
+    run.add_argument("--d-steps", type=int, default=None, help="discriminator updates per iteration (3)")
+    run.add_argument("--lr-g", type=float, default=None, help="generator learning rate (1e-4)")
+    run.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (3e-5)")
+    run.add_argument("--alpha", type=float, default=None, help="weight of the MAE term in the generator loss (0.02)")
+    run.add_argument("--log-every", type=int, default=None, help="CSV/TensorBoard row every N iterations (10)")
+    run.add_argument("--shuffle-buffer", type=int, default=None, help="pairs held for shuffling (256)")
+    run.add_argument("--intensity-scale", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                     help="random log-uniform intensity factor range for input and target (default 0.5 2)")
+    run.add_argument("--no-intensity-scale", dest="intensity_scale", action="store_const", const="off",
+                     help="do not rescale training intensities")
+    run.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                     help="no random flips/rotations of training pairs")
+    run.add_argument("--resume", action="store_true",
+                     help="require a checkpoint in --out to continue from (resuming is automatic anyway)")
+    meta = p.add_argument_group("recorded in config.json")
+    meta.add_argument("--name", default=None, help="model name (default: the --out folder name)")
+    meta.add_argument("--na", type=float, default=None, help="objective NA (default 0.75)")
+    meta.add_argument("--wavelength-um", type=float, default=None, help="emission wavelength in µm (0.584)")
+    meta.add_argument("--immersion-index", type=float, default=None, help="immersion refractive index")
+    meta.add_argument("--modality", choices=("widefield", "widefield->confocal"), default=None,
+                      help="widefield, or widefield->confocal for Deep-Z+ (default widefield)")
+    meta.add_argument("--description", default=None, help="free text stored in config.json")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from deepz_fiji.train import train
+
+    options = {}
+    for field in _OPTION_ARGS:
+        value = getattr(args, field)
+        if value is not None:
+            options[field] = None if value == "off" else (tuple(value) if isinstance(value, list) else value)
+    model_fields = {k: getattr(args, k) for k in _MODEL_ARGS if getattr(args, k) is not None}
+    bar = tqdm(desc="training", unit="it", disable=None, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def on_event(kind: str, info: dict) -> None:
+        if kind == "resumed":
+            bar.n = info["iteration"]
+            tqdm.write(f"resuming from the checkpoint at iteration {info['iteration']}")
+        elif kind == "validation":
+            mark = " *" if info["improved"] else ""
+            tqdm.write(f"iteration {info['iteration']}: validation MAE {info['val_mae']:.5f} "
+                       f"(best {info['best_val_mae']:.5f}){mark}")
+
+    try:
+        result = train(
+            args.dataset, args.out, preset=args.preset, width=args.width, depth=args.depth,
+            options=options, init_from=args.init_from, resume=args.resume, name=args.name,
+            model_fields=model_fields, command="deepz " + shlex.join(sys.argv[1:]),
+            progress=progress, on_event=on_event,
+        )
+    finally:
+        bar.close()
+    print(f"model written to {result.path}: validation MAE {result.best_val_mae:.5f} (iteration "
+          f"{result.best_iteration}; input-as-output baseline {result.baseline_mae:.5f}), "
+          f"{result.iteration} iterations, {result.seconds / 60:.1f} min")
+    return 0

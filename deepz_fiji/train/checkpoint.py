@@ -1,0 +1,104 @@
+"""Resumable training state in ``<model folder>/checkpoint/``.
+
+- ``ckpt-*`` — ``tf.train.Checkpoint`` of generator, discriminator, both Adam optimizers, the
+  iteration, the best validation MAE and its iteration, and the training time so far. Written
+  at every validation, so a killed run loses at most one validation interval.
+- ``best.weights.h5`` — the generator with the lowest validation MAE so far (the one exported).
+- ``run.json`` — the model config and training options the run started with; a resumed run
+  must use the same architecture.
+
+Randomness: network initialisation comes from the seed; the data stream (shard order,
+crops, flips, intensity factors) is a pure function of ``(seed, iteration resumed from)``, so
+a resumed run is reproducible, though not bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.io import write_json
+from deepz_fiji.model.folder import CHECKPOINT_DIR, save_weights
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+BEST_WEIGHTS = "best.weights.h5"
+
+
+def has_checkpoint(model_folder: str | Path) -> bool:
+    """True when ``model_folder/checkpoint`` holds a training checkpoint."""
+    return tf.train.latest_checkpoint(str(Path(model_folder) / CHECKPOINT_DIR)) is not None
+
+
+def read_run(model_folder: str | Path) -> dict[str, Any]:
+    """The ``run.json`` a checkpointed run started with."""
+    path = Path(model_folder) / CHECKPOINT_DIR / RUN_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeepZError(f"cannot read {path} ({exc}); the checkpoint is incomplete, train into a new folder") from exc
+
+
+class TrainingState:
+    """Networks, optimizers and counters of a run, saved and restored together."""
+
+    def __init__(self, model_folder: str | Path, generator: Any, discriminator: Any,
+                 g_optimizer: Any, d_optimizer: Any, *, max_to_keep: int = 2):
+        self.folder = Path(model_folder) / CHECKPOINT_DIR
+        self.generator = generator
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.best_val_mae = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_val_mae")
+        self.best_iteration = tf.Variable(-1, dtype=tf.int64, trainable=False, name="best_iteration")
+        self.seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
+        # optimizer slots must exist before a restore can fill them
+        g_optimizer.build(generator.trainable_variables)
+        d_optimizer.build(discriminator.trainable_variables)
+        self.checkpoint = tf.train.Checkpoint(
+            generator=generator, discriminator=discriminator, g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer, iteration=self.iteration, best_val_mae=self.best_val_mae,
+            best_iteration=self.best_iteration, seconds=self.seconds)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.folder), max_to_keep=max_to_keep)
+
+    @property
+    def best_weights(self) -> Path:
+        return self.folder / BEST_WEIGHTS
+
+    def start(self, run: dict[str, Any]) -> None:
+        """Create the checkpoint folder and record how the run was started."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(self.folder / RUN_FILE, run)
+
+    def restore(self) -> int:
+        """Load the latest checkpoint; returns the iteration it was saved at."""
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            raise DeepZError(f"no checkpoint in {self.folder} to resume from")
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as exc:
+            raise DeepZError(f"checkpoint {latest} does not match this network ({exc}); "
+                             "train into a new folder") from exc
+        log.info("resumed from %s at iteration %d", latest, int(self.iteration))
+        return int(self.iteration)
+
+    def improve(self, val_mae: float, iteration: int) -> bool:
+        """Record ``val_mae``; if it is the best so far, save the generator as the best one."""
+        if not val_mae < float(self.best_val_mae):
+            return False
+        save_weights(self.generator, self.best_weights)
+        self.best_val_mae.assign(val_mae)
+        self.best_iteration.assign(iteration)
+        return True
+
+    def save(self, iteration: int, seconds: float) -> str:
+        """Write a checkpoint of everything at ``iteration``."""
+        self.iteration.assign(iteration)
+        self.seconds.assign(seconds)
+        return self.manager.save(checkpoint_number=iteration)

@@ -1,0 +1,294 @@
+"""The Deep-Z training loop: optional MAE warm-up, then LS-GAN iterations (SPEC §3).
+
+:func:`train` reads a dataset folder (contract B), trains, validates every ``val_every``
+iterations, checkpoints at every validation, keeps the generator with the lowest validation
+MAE and finally writes the model folder (contract A): ``saved_model/``, ``config.json``,
+``generator.weights.h5``, ``checkpoint/``, ``training_log.csv``, ``training_curves.png`` and
+TensorBoard ``logs/``. A folder holding a checkpoint is resumed automatically; a finished
+one is extended when asked for more iterations.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.model.config import ModelConfig
+from deepz_fiji.model.folder import CONFIG_FILE, SAVED_MODEL_DIR, load_model, save_model_folder
+from deepz_fiji.train.options import TrainConfig
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+EventHook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run reports."""
+
+    path: Path
+    iteration: int
+    best_val_mae: float
+    best_iteration: int
+    baseline_mae: float
+    seconds: float
+    finished: bool
+
+
+def train(
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    preset: str | None = None,
+    width: float | None = None,
+    depth: int | None = None,
+    options: TrainConfig | dict[str, Any] | None = None,
+    init_from: str | Path | None = None,
+    resume: bool = False,
+    name: str | None = None,
+    model_fields: dict[str, Any] | None = None,
+    command: str | None = None,
+    progress: Progress | None = None,
+    on_event: EventHook | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train a generator on ``dataset`` into the model folder ``out``.
+
+    ``preset`` (default ``small``)/``width``/``depth`` choose the architecture; when resuming
+    the checkpoint's architecture is used and given values must not contradict it. ``resume=True`` insists on a
+    checkpoint in ``out``; without it a checkpoint there is resumed automatically.
+    ``init_from``: model name or folder whose generator weights start a fresh run (same
+    architecture). ``model_fields``: extra :class:`ModelConfig` fields (``na``, ``modality`` …).
+    ``on_event(kind, info)`` is called with ``'validation'`` and ``'resumed'`` events (``info``
+    holds ``iteration``, ``val_mae``… and the live ``generator``). ``stop_after``: stop
+    (as if killed) after this iteration without exporting — for tests.
+    """
+    import keras
+    import tensorflow as tf
+
+    from deepz_fiji.data import read_dataset
+    from deepz_fiji.model.discriminator import build_discriminator
+    from deepz_fiji.model.generator import generator_for
+    from deepz_fiji.train.checkpoint import TrainingState, has_checkpoint, read_run
+    from deepz_fiji.train.log import TrainingLog
+    from deepz_fiji.train.pipeline import training_patch, training_stream, validation_arrays
+    from deepz_fiji.train.steps import GanSteps
+
+    given = options.to_dict() if isinstance(options, TrainConfig) else dict(options or {})
+    data = read_dataset(dataset)
+    out = Path(out)
+    resuming = has_checkpoint(out)
+    if resume and not resuming:
+        raise DeepZError(f"--resume was given but {out} holds no training checkpoint; drop --resume to start")
+    if not resuming and out.exists() and ((out / CONFIG_FILE).exists() or (out / SAVED_MODEL_DIR).exists()):
+        raise DeepZError(f"{out} already holds a model without a training checkpoint; choose another --out")
+
+    fields = {**_dataset_fields(data.manifest), **(model_fields or {})}
+    if resuming:
+        run = read_run(out)
+        config = ModelConfig.from_dict(run["model"])
+        _check_resume(config, preset, width, depth)
+        options = _resumed_options(run["options"], given)
+        init_from = run.get("init_from")
+    else:
+        options = TrainConfig.from_dict(given)
+        config = ModelConfig.from_preset(name or out.name, preset or "small", width=width, depth=depth, **fields)
+
+    keras.utils.set_random_seed(options.seed)
+    generator = generator_for(config)
+    discriminator = build_discriminator(config.width)
+    g_opt = keras.optimizers.Adam(learning_rate=options.lr_g)
+    d_opt = keras.optimizers.Adam(learning_rate=options.lr_d)
+    state = TrainingState(out, generator, discriminator, g_opt, d_opt)
+    steps = GanSteps(generator, discriminator, g_opt, d_opt, alpha=options.alpha,
+                     dpm_scale_um=config.dpm_scale_um)
+
+    if resuming:
+        start = state.restore()
+        if start > options.total_iterations:
+            raise DeepZError(f"{out} has already been trained for {start} iterations, more than the "
+                             f"{options.total_iterations} asked for; ask for more with --iterations")
+        state.start({**run, "options": options.to_dict()})
+        _emit(on_event, "resumed", iteration=start, generator=generator)
+    else:
+        start = 0
+        if init_from is not None:
+            _init_generator(generator, config, init_from)
+        out.mkdir(parents=True, exist_ok=True)
+        state.start({"model": config.to_dict(), "options": options.to_dict(), "dataset": str(data.path),
+                     "init_from": None if init_from is None else str(init_from), "command": command})
+    patch = training_patch(data, options, config.size_multiple)
+    val = validation_arrays(data, options, config.size_multiple)
+    baseline = float(np.mean(np.abs(val[0] - val[1])))  # "do nothing": input as the prediction
+    history = TrainingLog(out, resume_iteration=start if resuming else None)
+    total = options.total_iterations
+    batches = iter(training_stream(data, options, patch, start=start))
+    seconds0, t0 = float(state.seconds.numpy()), time.perf_counter()
+
+    def elapsed() -> float:
+        return seconds0 + time.perf_counter() - t0
+
+    def validate(iteration: int, phase: str, sums: dict[str, list[float]]) -> None:
+        val_mae = steps.validate(*val, batch=options.batch)
+        improved = state.improve(val_mae, iteration)
+        history.record({**_means(sums), "iteration": iteration, "phase": phase, "val_mae": val_mae,
+                        "best_val_mae": float(state.best_val_mae.numpy()), "time_s": round(elapsed(), 2)})
+        state.save(iteration, elapsed())
+        history.flush()
+        _emit(on_event, "validation", iteration=iteration, val_mae=val_mae, improved=improved,
+              best_val_mae=float(state.best_val_mae.numpy()), generator=generator)
+
+    if start == 0:
+        validate(0, "start", {})
+    sums: dict[str, list[float]] = {}
+    for iteration in range(start + 1, total + 1):
+        phase = "warmup" if iteration <= options.warmup else "gan"
+        if phase == "warmup":
+            _add(sums, steps.warmup(*next(batches)))
+        else:
+            for _ in range(options.d_steps):
+                _add(sums, steps.discriminator_step(*next(batches)))
+            for _ in range(options.g_steps):
+                _add(sums, steps.generator_step(*next(batches)))
+        if iteration % options.val_every == 0 or iteration == total:
+            validate(iteration, phase, sums)
+            sums = {}
+        elif iteration % options.log_every == 0:
+            history.record({**_means(sums), "iteration": iteration, "phase": phase, "time_s": round(elapsed(), 2)})
+            sums = {}
+        if progress is not None:
+            progress(iteration, total)
+        if stop_after is not None and iteration >= stop_after and iteration < total:
+            history.close()
+            return TrainResult(out, iteration, float(state.best_val_mae.numpy()),
+                               int(state.best_iteration.numpy()), baseline, elapsed(), finished=False)
+    history.close()
+
+    # export the best generator (the checkpoint keeps the last state for extending the run)
+    generator.load_weights(str(state.best_weights))
+    final_mae = steps.validate(*val, batch=options.batch)
+    config.training = _training_record(data, options, patch, command, init_from,
+                                       resumed_from=start if resuming else None, iteration=total, seconds=elapsed())
+    config.validation = {
+        "metric": "mae", "val_mae": final_mae, "best_iteration": int(state.best_iteration.numpy()),
+        "baseline_mae_input_as_output": baseline, "val_pairs": int(len(val[2])),
+        "val_patch": int(val[0].shape[-1]),
+    }
+    config.versions = _versions(tf, keras)
+    save_model_folder(out, generator, config)
+    return TrainResult(out, total, final_mae, int(state.best_iteration.numpy()), baseline, elapsed(), finished=True)
+
+
+# --------------------------------------------------------------------------- helpers
+def _add(sums: dict[str, list[float]], losses: dict[str, Any]) -> None:
+    for key, value in losses.items():
+        sums.setdefault(key, []).append(float(value))
+
+
+def _means(sums: dict[str, list[float]]) -> dict[str, float]:
+    return {key: float(np.mean(values)) for key, values in sums.items()}
+
+
+def _emit(hook: EventHook | None, kind: str, **info: Any) -> None:
+    if hook is not None:
+        hook(kind, info)
+
+
+def _dataset_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """ModelConfig fields the dataset determines: calibration and the trained Δz range."""
+    fields: dict[str, Any] = {}
+    for key in ("pixel_um", "z_step_um"):
+        if isinstance(manifest.get(key), (int, float)):
+            fields[key] = float(manifest[key])
+    dz = manifest.get("dz_range_um")
+    if isinstance(dz, list) and len(dz) == 2 and dz[0] < dz[1]:
+        fields["dz_min_um"], fields["dz_max_um"] = float(dz[0]), float(dz[1])
+    method = (manifest.get("normalization") or {}).get("method")
+    if method:
+        fields["normalization"] = {"method": method, "reference": "edf of each training stack; "
+                                   "a single test image is normalised on itself"}
+    return fields
+
+
+def _check_resume(config: ModelConfig, preset: str | None, width: float | None, depth: int | None) -> None:
+    """Refuse architecture options that contradict the checkpoint being resumed."""
+    if width is not None and width != config.width or depth is not None and depth != config.depth:
+        raise DeepZError(f"the checkpoint was trained with width {config.width} and depth {config.depth}; "
+                         "resume without --width/--depth or train into a new folder")
+    if width is None and depth is None and preset not in (None, config.preset, "custom"):
+        from deepz_fiji.model.config import PRESETS
+
+        if PRESETS.get(preset) != (config.width, config.depth):
+            raise DeepZError(f"the checkpoint is a {config.preset!r} network, not {preset!r}; resume with "
+                             f"--preset {config.preset} or train into a new folder")
+
+
+#: Options a resumed run may change; the others must stay as the run started.
+RESUME_CHANGEABLE = ("iterations", "val_every", "log_every")
+
+
+def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
+    """The saved options of a run, with the run length (and logging cadence) updated."""
+    saved_options = TrainConfig.from_dict(saved).to_dict()
+    for key, value in given.items():
+        if key not in RESUME_CHANGEABLE and key in saved_options and value != saved_options[key]:
+            raise DeepZError(f"the run being resumed used {key}={saved_options[key]!r}, not {value!r}; "
+                             f"resume with the same value or train into a new folder")
+    return TrainConfig.from_dict({**saved_options, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE}})
+
+
+def _init_generator(generator: Any, config: ModelConfig, init_from: str | Path) -> None:
+    source = load_model(init_from)
+    if not source.config.same_architecture(config):
+        raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
+                         f"{source.config.depth}, which does not match this network (width {config.width}, "
+                         f"depth {config.depth}); choose the same --preset/--width/--depth")
+    generator.set_weights(source.keras_generator().get_weights())
+    log.info("generator initialised from %s", source.path)
+
+
+def _training_record(data: Any, options: TrainConfig, patch: int,
+                     command: str | None, init_from: Any, *, resumed_from: int | None, iteration: int,
+                     seconds: float) -> dict[str, Any]:
+    m = data.manifest
+    return {
+        "command": command,
+        "dataset": {
+            "path": str(data.path),
+            "counts": m.get("counts"),
+            "patch": m.get("patch"),
+            "planes": m.get("planes"),
+            "z_step_um": m.get("z_step_um"),
+            "pixel_um": m.get("pixel_um"),
+            "dz_range_um": m.get("dz_range_um"),
+            "fovs": {split: len(info.get("fovs", [])) for split, info in m.get("splits", {}).items()},
+            "normalization": (m.get("normalization") or {}).get("method"),
+        },
+        "options": options.to_dict(),
+        "patch": patch,
+        "iterations": iteration,
+        "warmup_iterations": options.warmup,
+        "gan_iterations": max(0, iteration - options.warmup),
+        "pairs_seen": options.batch * (min(iteration, options.warmup)
+                                       + max(0, iteration - options.warmup) * (options.g_steps + options.d_steps)),
+        "seconds": round(seconds, 1),
+        "init_from": str(init_from) if init_from is not None else None,
+        "resumed_from": resumed_from,
+    }
+
+
+def _versions(tf: Any, keras: Any) -> dict[str, str]:
+    from deepz_fiji import __version__
+
+    return {"deepz_fiji": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+

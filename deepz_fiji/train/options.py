@@ -1,0 +1,97 @@
+"""Training options (:class:`TrainConfig`) with the paper's defaults (SPEC §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from deepz_fiji.errors import DeepZError
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Counts are iterations; one GAN iteration = ``g_steps`` generator and
+    ``d_steps`` discriminator updates (discriminator first), each on its own batch of
+    ``batch`` pairs; one warm-up
+    iteration = one MAE-only generator update.
+
+    - ``iterations``: GAN iterations, run after ``warmup`` warm-up iterations.
+    - ``patch``: training crop side (px; random crops when the shards are larger; ``None`` = the
+      shard patch size, rounded down to the network's size multiple).
+    - ``augment``: random flip/rot90 (``deepz_fiji.data.augment``, k = 0…4) per training pair.
+    - ``intensity_scale``: ``(low, high)`` or ``None``; each training pair's input image and
+      target are multiplied by one factor drawn log-uniformly from this range. The DPM channel
+      is not scaled. This makes the network tolerate the difference between a training stack's
+      EDF-based normalisation and a single test image normalised on itself.
+    - ``val_samples``: validate on at most this many validation pairs (a fixed random subset;
+      ``None`` = all).
+    - ``shuffle_buffer``/``cycle_length``: pairs held for shuffling / shard files read at once.
+    """
+
+    iterations: int = 1000
+    warmup: int = 0
+    batch: int = 20
+    g_steps: int = 6
+    d_steps: int = 3
+    lr_g: float = 1e-4
+    lr_d: float = 3e-5
+    alpha: float = 0.02
+    val_every: int = 50
+    val_samples: int | None = None
+    patch: int | None = None
+    augment: bool = True
+    intensity_scale: tuple[float, float] | None = (0.5, 2.0)
+    shuffle_buffer: int = 256
+    cycle_length: int = 4
+    seed: int = 0
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if isinstance(self.intensity_scale, list):
+            self.intensity_scale = tuple(self.intensity_scale)
+        self.validate()
+
+    @property
+    def total_iterations(self) -> int:
+        return self.warmup + self.iterations
+
+    def validate(self) -> None:
+        def bad(name: str, why: str) -> DeepZError:
+            return DeepZError(f"training option '{name}' {why}")
+
+        minimums = {"iterations": 0, "warmup": 0, "batch": 1, "g_steps": 1, "d_steps": 0,
+                    "val_every": 1, "shuffle_buffer": 1, "cycle_length": 1, "seed": 0, "log_every": 1}
+        for key, low in minimums.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise bad(key, f"must be an integer >= {low}, got {value!r}")
+        for key in ("lr_g", "lr_d", "alpha"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value >= 0):
+                raise bad(key, f"must be a finite number >= 0, got {value!r}")
+        for key in ("val_samples", "patch"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise bad(key, f"must be a positive integer or unset, got {value!r}")
+        if self.total_iterations < 1:
+            raise bad("iterations", "and warmup are both 0; train for at least one iteration")
+        scale = self.intensity_scale
+        if scale is not None and (len(scale) != 2 or not 0 < scale[0] <= scale[1]):
+            raise bad("intensity_scale", f"must be (low, high) with 0 < low <= high, or None; got {scale!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if self.intensity_scale is not None:
+            out["intensity_scale"] = list(self.intensity_scale)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DeepZError(f"unknown training option(s) {', '.join(unknown)}")
+        return cls(**data)

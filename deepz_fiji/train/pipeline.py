@@ -1,0 +1,118 @@
+"""tf.data adapter for dataset folders written by ``deepz prepare`` (contract B).
+
+Training pairs stream from the shard files — a few shards are read at once and interleaved,
+then shuffled in a bounded buffer — so datasets larger than memory train fine. Per pair, in
+this order: random crop to the training patch, random flip/rot90 (:func:`deepz_fiji.data.augment`,
+k = 0…4), random intensity factor on image and target. Validation pairs are never augmented.
+
+The stream yields ``(image, target, dz_um)`` with image and target (B, P, P) float32; the DPM
+channel is built in the train step (:func:`network_input`), so the buffer holds no constant
+planes. The stream is deterministic for a given ``seed`` and ``start`` (the iteration a resumed
+run continues from).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from deepz_fiji.data import augment as augment_pair
+from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.train.options import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def training_patch(dataset: Dataset, options: TrainConfig, size_multiple: int) -> int:
+    """The crop side used for training: ``options.patch`` or the shard patch, a size multiple."""
+    shard_patch = int(dataset.manifest["patch"])
+    patch = options.patch if options.patch is not None else shard_patch
+    if patch > shard_patch:
+        raise DeepZError(f"training patch {patch} px is larger than the dataset's {shard_patch} px "
+                         f"patches; use --patch {shard_patch} or less")
+    patch -= patch % size_multiple
+    if patch < size_multiple:
+        raise DeepZError(f"training patch must be at least {size_multiple} px for this network depth")
+    return patch
+
+
+def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig):
+    """Yield (image, target, dz) from one shard in random order, cropped and augmented."""
+    rng = np.random.default_rng(int(seed))
+    with np.load(path.decode() if isinstance(path, bytes) else path) as shard:
+        inputs, targets, dz = shard["inputs"], shard["targets"], shard["dz_um"]
+    size = inputs.shape[-1]
+    low, high = options.intensity_scale or (1.0, 1.0)
+    for i in rng.permutation(len(dz)):
+        y0, x0 = rng.integers(0, size - patch + 1, size=2)
+        image = inputs[i, y0:y0 + patch, x0:x0 + patch]
+        target = targets[i, y0:y0 + patch, x0:x0 + patch]
+        if options.augment:
+            k = int(rng.integers(AUGMENTATION_FACTOR))
+            image, target = augment_pair(image, k), augment_pair(target, k)
+        factor = np.float32(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else np.float32(low)
+        yield (image * factor).astype(np.float32), (target * factor).astype(np.float32), np.float32(dz[i])
+
+
+def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start: int = 0) -> tf.data.Dataset:
+    """Endless batches ``(image (B,P,P), target (B,P,P), dz_um (B,))`` of augmented training pairs."""
+    paths = [str(p) for p in dataset.shards("train")]
+    if not paths or dataset.count("train") == 0:
+        raise DeepZError(f"dataset {dataset.path} has no training pairs; re-run deepz prepare with more stacks")
+    seed = np.random.SeedSequence([options.seed, start]).generate_state(1)[0]
+
+    def visits():
+        rng = np.random.default_rng(seed)
+        while True:
+            for i in rng.permutation(len(paths)):
+                yield paths[i], int(rng.integers(2**62))
+
+    pair_spec = (tf.TensorSpec((patch, patch), tf.float32), tf.TensorSpec((patch, patch), tf.float32),
+                 tf.TensorSpec((), tf.float32))
+
+    def read(path, visit_seed):
+        return tf.data.Dataset.from_generator(
+            lambda p, s: _shard_examples(p, s, patch, options), args=(path, visit_seed),
+            output_signature=pair_spec)
+
+    ds = tf.data.Dataset.from_generator(
+        visits, output_signature=(tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64)))
+    ds = ds.interleave(read, cycle_length=min(options.cycle_length, len(paths)), block_length=1)
+    ds = ds.shuffle(options.shuffle_buffer, seed=int(seed % 2**31))
+    return ds.batch(options.batch, drop_remainder=True).prefetch(2)
+
+
+def validation_arrays(dataset: Dataset, options: TrainConfig, size_multiple: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(images, targets, dz_um)`` of the validation split, centre-cropped to a size multiple.
+
+    At most ``options.val_samples`` pairs, chosen once with a fixed seed so every validation
+    of a run sees the same pairs.
+    """
+    if not dataset.shards("val") or dataset.count("val") == 0:
+        raise DeepZError(f"dataset {dataset.path} has no validation pairs, which training needs to pick the "
+                         "best model; re-run deepz prepare with more z-stacks")
+    arrays = dataset.load_split("val")
+    images, targets, dz = arrays["inputs"], arrays["targets"], arrays["dz_um"]
+    if options.val_samples is not None and options.val_samples < len(dz):
+        keep = np.sort(np.random.default_rng(options.seed).choice(len(dz), options.val_samples, replace=False))
+        images, targets, dz = images[keep], targets[keep], dz[keep]
+    size = images.shape[-1] - images.shape[-1] % size_multiple
+    if size < size_multiple:
+        raise DeepZError(f"validation patches ({images.shape[-1]} px) are smaller than the network's "
+                         f"size multiple {size_multiple}")
+    y0 = (images.shape[-2] - size) // 2
+    x0 = (images.shape[-1] - size) // 2
+    crop = (slice(None), slice(y0, y0 + size), slice(x0, x0 + size))
+    return (np.ascontiguousarray(images[crop], np.float32), np.ascontiguousarray(targets[crop], np.float32),
+            dz.astype(np.float32))
+
+
+def network_input(image: tf.Tensor, dz_um: tf.Tensor, dpm_scale_um: float) -> tf.Tensor:
+    """Stack (B,H,W) images with their uniform DPM channel ``dz_um / dpm_scale_um`` → (B,H,W,2)."""
+    dpm = tf.ones_like(image) * tf.reshape(dz_um / dpm_scale_um, [-1, 1, 1])
+    return tf.stack([image, dpm], axis=-1)
+

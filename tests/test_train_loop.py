@@ -1,0 +1,145 @@
+"""End-to-end training on a tiny synthetic dataset: learning, model folder, resume, transfer."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from deepz_fiji.errors import DeepZError  # noqa: E402
+from deepz_fiji.model import load_model  # noqa: E402
+from deepz_fiji.train import TrainConfig, train, write_toy_dataset  # noqa: E402
+from deepz_fiji.train.checkpoint import has_checkpoint  # noqa: E402
+
+#: A short run that learns the toy task: MAE warm-up at a raised learning rate, then a few GAN
+#: iterations (paper losses), validating every 25 iterations.
+LEARN = TrainConfig(warmup=150, iterations=10, batch=8, g_steps=2, d_steps=1, lr_g=1e-3, val_every=25, seed=0)
+#: A minimal run for plumbing checks.
+QUICK = TrainConfig(warmup=6, iterations=6, batch=4, g_steps=1, d_steps=1, val_every=4, log_every=2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_toy_dataset(tmp_path_factory.mktemp("data") / "toy", n_train=64, n_val=16, patch=32)
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "toy-tiny"
+    events = []
+    result = train(dataset, out, preset="tiny", options=LEARN, command="pytest",
+                   on_event=lambda kind, info: events.append((kind, dict(info, generator=None))))
+    return out, result, events
+
+
+def _log(folder):
+    with open(folder / "training_log.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.slow
+def test_training_lowers_the_validation_error(trained):
+    out, result, events = trained
+    vals = [info["val_mae"] for kind, info in events if kind == "validation"]
+    assert len(vals) == 1 + 160 // 25 + 1  # iteration 0, every 25, and the last one
+    assert result.finished and result.iteration == 160
+    assert result.best_val_mae < 0.8 * vals[0]
+    assert result.best_val_mae < result.baseline_mae  # better than returning the input unchanged
+    assert result.best_val_mae == pytest.approx(min(vals), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_model_folder_holds_the_best_generator(trained, dataset):
+    out, result, _ = trained
+    assert {"saved_model", "config.json", "checkpoint", "training_log.csv", "training_curves.png",
+            "generator.weights.h5", "logs"} <= {p.name for p in out.iterdir()}
+    config = json.loads((out / "config.json").read_text())
+    assert config["preset"] == "tiny" and config["dz_min_um"] == -7.0 and config["z_step_um"] == 1.0
+    assert config["training"]["command"] == "pytest" and config["training"]["iterations"] == 160
+    assert config["training"]["dataset"]["counts"] == {"train": 64, "val": 16}
+    assert set(config["versions"]) >= {"deepz_fiji", "tensorflow", "python"}
+    assert config["validation"]["best_iteration"] == result.best_iteration
+    # the exported SavedModel reproduces the recorded validation MAE
+    from deepz_fiji.data import read_dataset
+
+    val = read_dataset(dataset).load_split("val")
+    model = load_model(out)
+    x = np.stack([val["inputs"], np.broadcast_to(val["dz_um"][:, None, None] / 10.0, val["inputs"].shape)], -1)
+    mae = float(np.mean(np.abs(model.predict(x)[..., 0] - val["targets"])))
+    assert mae == pytest.approx(config["validation"]["val_mae"], rel=1e-4)
+    rows = _log(out)
+    assert [r["phase"] for r in rows][:2] == ["start", "warmup"] and rows[-1]["phase"] == "gan"
+    assert float(rows[-1]["d_loss"]) > 0 and float(rows[-1]["g_adversarial"]) > 0
+
+
+@pytest.mark.slow
+def test_kill_and_resume_continues_from_the_checkpoint(dataset, tmp_path):
+    out = tmp_path / "resumed"
+    seen = {}
+
+    def record(kind, info):
+        if kind in ("validation", "resumed"):
+            seen[(kind, info["iteration"])] = [w.copy() for w in info["generator"].get_weights()]
+
+    stopped = train(dataset, out, preset="tiny", options=QUICK, on_event=record, stop_after=6)
+    assert not stopped.finished and has_checkpoint(out)
+    assert not (out / "config.json").exists()  # a killed run leaves no finished-looking model
+    result = train(dataset, out, preset="tiny", options=QUICK, on_event=record)
+    assert result.finished and result.iteration == 12
+    resumed = seen[("resumed", 4)]  # the checkpoint of the validation at iteration 4
+    for before, after in zip(seen[("validation", 4)], resumed, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert [int(r["iteration"]) for r in _log(out)] == [0, 2, 4, 6, 8, 10, 12]
+    assert json.loads((out / "config.json").read_text())["training"]["resumed_from"] == 4
+    # a finished run can be extended; asking for fewer iterations than done is refused
+    with pytest.raises(DeepZError, match="already been trained for 12"):
+        train(dataset, out, options={"iterations": 2})
+    with pytest.raises(DeepZError, match="batch=4, not 8"):
+        train(dataset, out, options={"iterations": 20, "batch": 8})
+    with pytest.raises(DeepZError, match="width 0.0625"):
+        train(dataset, out, width=0.5)
+
+
+def test_refuses_to_overwrite_or_resume_nothing(dataset, tmp_path):
+    with pytest.raises(DeepZError, match="no training checkpoint"):
+        train(dataset, tmp_path / "new", resume=True)
+    existing = tmp_path / "model"
+    existing.mkdir()
+    (existing / "config.json").write_text("{}")
+    with pytest.raises(DeepZError, match="already holds a model"):
+        train(dataset, existing)
+
+
+@pytest.mark.slow
+def test_init_from_transfers_weights_and_checks_the_architecture(trained, dataset, tmp_path, run_cli):
+    source = load_model(trained[0])
+    with pytest.raises(DeepZError, match="does not match this network"):
+        train(dataset, tmp_path / "wrong", preset="small", init_from=trained[0], options=QUICK)
+    start = {}
+
+    def capture(kind, info):
+        if kind == "validation" and info["iteration"] == 0:
+            start["weights"] = info["generator"].get_weights()
+
+    train(dataset, tmp_path / "transfer", preset="tiny", init_from=trained[0], on_event=capture,
+          options=TrainConfig(warmup=1, iterations=0, batch=4))
+    for a, b in zip(start["weights"], source.keras_generator().get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_cli_trains_a_model(dataset, run_cli, tmp_path):
+    out = tmp_path / "cli-model"
+    proc = run_cli("train", dataset, "--out", out, "--preset", "tiny", "--warmup", "1", "--iterations", "0",
+                   "--batch", "4", "--seed", "3", "--no-intensity-scale")
+    assert proc.returncode == 0, proc.stderr
+    assert "model written to" in proc.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["command"].startswith("deepz train ")
+    assert config["training"]["options"]["seed"] == 3 and config["training"]["options"]["intensity_scale"] is None
+    bad = run_cli("train", dataset, "--out", tmp_path / "x", "--resume")
+    assert bad.returncode == 2 and "no training checkpoint" in bad.stderr

@@ -1,0 +1,111 @@
+"""The tf.data adapter over dataset shards: crops, augmentation, intensity factor, validation set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from deepz_fiji.data import read_dataset  # noqa: E402
+from deepz_fiji.errors import DeepZError  # noqa: E402
+from deepz_fiji.train import TrainConfig, write_toy_dataset  # noqa: E402
+from deepz_fiji.train.pipeline import (  # noqa: E402
+    network_input,
+    training_patch,
+    training_stream,
+    validation_arrays,
+)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    folder = write_toy_dataset(tmp_path_factory.mktemp("toy") / "ds", n_train=24, n_val=6, patch=36,
+                               shard_size=10, seed=1)
+    return read_dataset(folder)
+
+
+def _first_batch(ds, options, patch, start=0):
+    image, target, dz = next(iter(training_stream(ds, options, patch, start=start)))
+    return image.numpy(), target.numpy(), dz.numpy()
+
+
+def test_stream_crops_scales_input_and_target_alike(toy):
+    options = TrainConfig(batch=6, augment=False, intensity_scale=(0.5, 2.0), seed=4)
+    train = toy.load_split("train")
+    image, target, dz = _first_batch(toy, options, 36)
+    assert image.shape == target.shape == (6, 36, 36) and dz.shape == (6,)
+    factors = []
+    for img, tgt, d in zip(image, target, dz, strict=True):
+        # find the source pair: same Δz, and the image is a multiple of its input
+        best = None
+        for i in np.flatnonzero(np.isclose(train["dz_um"], d)):
+            f = float(np.sum(img * train["inputs"][i]) / np.sum(train["inputs"][i] ** 2))
+            if np.allclose(img, f * train["inputs"][i], atol=1e-5):
+                best = (i, f)
+        assert best is not None, "every streamed image is a scaled shard input"
+        i, f = best
+        np.testing.assert_allclose(tgt, f * train["targets"][i], atol=1e-5)  # same factor for the target
+        factors.append(f)
+    assert all(0.5 - 1e-6 <= f <= 2.0 + 1e-6 for f in factors) and np.ptp(factors) > 0.05
+
+
+def test_stream_random_crops_and_flips_keep_pairs_aligned(toy):
+    options = TrainConfig(batch=8, augment=True, intensity_scale=None, seed=0)
+    image, target, _ = _first_batch(toy, options, 16)
+    assert image.shape == (8, 16, 16)
+    train = toy.load_split("train")
+    from deepz_fiji.data import augment
+
+    for img, tgt in zip(image, target, strict=True):
+        hits = [
+            (i, k, y, x)
+            for i in range(len(train["inputs"])) for k in range(5)
+            for src in [augment(train["inputs"][i], k)]
+            for y in range(21) for x in range(21)
+            if np.array_equal(src[y:y + 16, x:x + 16], img)
+        ]
+        assert hits, "each streamed image is an augmented crop of a shard input"
+        i, k, y, x = hits[0]
+        np.testing.assert_array_equal(augment(train["targets"][i], k)[y:y + 16, x:x + 16], tgt)
+
+
+def test_stream_is_seeded(toy):
+    options = TrainConfig(batch=4, seed=7)
+    a = _first_batch(toy, options, 32)
+    b = _first_batch(toy, options, 32)
+    c = _first_batch(toy, options, 32, start=50)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_validation_is_unaugmented_and_cropped_to_the_size_multiple(toy):
+    images, targets, dz = validation_arrays(toy, TrainConfig(), 16)
+    val = toy.load_split("val")
+    assert images.shape == (6, 32, 32)
+    np.testing.assert_array_equal(images, val["inputs"][:, 2:34, 2:34])
+    np.testing.assert_array_equal(targets, val["targets"][:, 2:34, 2:34])
+    assert len(validation_arrays(toy, TrainConfig(val_samples=4), 16)[2]) == 4
+
+
+def test_training_patch_rules(toy):
+    assert training_patch(toy, TrainConfig(), 16) == 32
+    assert training_patch(toy, TrainConfig(patch=20), 8) == 16
+    with pytest.raises(DeepZError, match="larger than the dataset"):
+        training_patch(toy, TrainConfig(patch=64), 16)
+
+
+def test_network_input_holds_the_scaled_dpm():
+    x = network_input(tf.ones((2, 4, 4)), tf.constant([5.0, -10.0]), 10.0).numpy()
+    assert x.shape == (2, 4, 4, 2)
+    np.testing.assert_allclose(x[0, ..., 1], 0.5)
+    np.testing.assert_allclose(x[1, ..., 1], -1.0)
+
+
+def test_bad_options_are_named():
+    with pytest.raises(DeepZError, match="'batch'"):
+        TrainConfig(batch=0)
+    with pytest.raises(DeepZError, match="intensity_scale"):
+        TrainConfig(intensity_scale=(2.0, 1.0))
+    with pytest.raises(DeepZError, match="at least one iteration"):
+        TrainConfig(iterations=0, warmup=0)
