@@ -188,3 +188,18 @@ def test_read_dataset_names_what_is_wrong(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(DeepZError, match="not a deepz-fiji dataset"):
         read_dataset(tmp_path)
+
+
+def test_max_dz_limits_pairs_and_is_recorded(tmp_path):
+    from deepz_fiji.data import prepare_dataset, read_dataset
+    from deepz_fiji.io import write_image
+
+    for i in range(3):
+        stack = blob_stack(seed=i)
+        write_image(tmp_path / f"s{i}.tif", stack, "ZYX", pixel_um=0.325, z_step_um=0.5)
+    manifest = prepare_dataset(sorted(tmp_path.glob("s*.tif")), tmp_path / "ds", patch=32, planes=6,
+                               targets_per_input=4, max_dz_um=1.0, seed=0)
+    assert manifest["max_dz_um"] == 1.0
+    pairs = read_dataset(tmp_path / "ds").load_split("train")
+    assert np.abs(pairs["dz_um"]).max() <= 1.0
+    assert len(np.unique(pairs["dz_um"])) == 5  # -1, -0.5, 0, 0.5, 1 µm all occur

@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder (default: $DEEPZ_FIJI_DIR)")
     p.add_argument("--shard-size", type=int, default=512, help="pairs per shard file (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in DATASET")
+    p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
+                   help="largest |Δz| of a pair in µm (default: any two kept planes)")
     p.set_defaults(func=run)
 
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             args.stacks, args.out, patch=args.patch, planes=args.planes, targets_per_input=args.targets,
             val_fraction=args.val_fraction, seed=args.seed, preprocessor=preprocessor,
             progress=progress, z_step_um=args.z_step_um, pixel_um=args.pixel_um,
-            shard_size=args.shard_size, overwrite=args.overwrite,
+            shard_size=args.shard_size, overwrite=args.overwrite, max_dz_um=args.max_dz_um,
         )
     finally:
         bar.close()

@@ -23,17 +23,23 @@ def kept_planes(middle: int, n_planes: int, planes: int) -> np.ndarray:
 
 
 def sample_pairs(
-    kept: np.ndarray, targets_per_input: int, rng: np.random.Generator
+    kept: np.ndarray, targets_per_input: int, rng: np.random.Generator, *, max_offset: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every kept plane as input, each with ``targets_per_input`` distinct random kept targets.
 
-    Returns (input plane indices, target plane indices), both int32 of equal length; a target
-    may equal its input (Δz = 0). With fewer kept planes than targets, all of them are used.
+    Returns (input plane indices, target plane indices), both int32 of equal length, grouped by
+    input plane; a target may equal its input (Δz = 0). ``max_offset`` limits targets to at most
+    that many planes from their input. Where fewer candidates exist, all of them are used.
     """
     if targets_per_input < 1:
         raise DeepZError(f"the number of targets per input must be at least 1, got {targets_per_input}")
     kept = np.asarray(kept)
-    k = min(int(targets_per_input), len(kept))
-    inputs = np.repeat(kept, k)
-    targets = np.concatenate([rng.choice(kept, size=k, replace=False) for _ in kept]) if len(kept) else kept
-    return inputs.astype(np.int32), np.asarray(targets, dtype=np.int32)
+    inputs, targets = [], []
+    for plane in kept:
+        candidates = kept if max_offset is None else kept[np.abs(kept - plane) <= max_offset]
+        k = min(int(targets_per_input), len(candidates))
+        inputs.append(np.full(k, plane))
+        targets.append(rng.choice(candidates, size=k, replace=False))
+    if not inputs:
+        return kept.astype(np.int32), kept.astype(np.int32)
+    return np.concatenate(inputs).astype(np.int32), np.concatenate(targets).astype(np.int32)

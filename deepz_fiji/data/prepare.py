@@ -71,6 +71,7 @@ def prepare_dataset(
     pixel_um: float | None = None,
     shard_size: int = 512,
     overwrite: bool = False,
+    max_dz_um: float | None = None,
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -78,6 +79,8 @@ def prepare_dataset(
     plane; ``targets_per_input``: random target planes per input plane; ``z_step_um`` and
     ``pixel_um`` override (or supply missing) stack calibration; ``shard_size``: pairs per
     shard file. An existing dataset in ``out_dir`` is replaced only with ``overwrite=True``.
+    ``max_dz_um`` limits |Δz| of the pairs (e.g. 10 µm for a model trained on −10 … +10 µm
+    while inputs come from ±``planes`` around the focus).
     """
     _check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
@@ -97,7 +100,8 @@ def prepare_dataset(
             _check_same_calibration(calibration, stack)
             rng = np.random.default_rng([seed, index])
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
-                               patch=patch, planes=planes, targets_per_input=targets_per_input)
+                               patch=patch, planes=planes, targets_per_input=targets_per_input,
+                               max_dz_um=max_dz_um)
             fovs.append(fov)
             del stack
             if progress is not None:
@@ -110,7 +114,7 @@ def prepare_dataset(
             log.warning("the validation stacks gave no pairs (no signal found in them)")
         manifest = _manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
-                             shard_size=shard_size)
+                             shard_size=shard_size, max_dz_um=max_dz_um)
         _commit(staging, out, shards, manifest)
         done = True
     finally:
@@ -124,6 +128,7 @@ def prepare_dataset(
 def _process_fov(
     stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
     rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
+    max_dz_um: float | None = None,
 ) -> dict[str, Any]:
     """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
     registered, reg_info = pre.register(stack.data)
@@ -142,10 +147,11 @@ def _process_fov(
         crop = normalized[:, y : y + patch, x : x + patch]
         middle = middle_plane(crop)
         kept = kept_planes(middle, crop.shape[0], planes)
-        inputs, targets = sample_pairs(kept, targets_per_input, rng)
-        per_input = len(inputs) // max(1, len(kept))
-        for start in range(0, len(inputs), per_input):  # one input plane at a time: bounded memory
-            i, t = inputs[start : start + per_input], targets[start : start + per_input]
+        max_offset = None if max_dz_um is None else int(np.floor(max_dz_um / stack.z_step_um + 1e-6))
+        inputs, targets = sample_pairs(kept, targets_per_input, rng, max_offset=max_offset)
+        for plane in np.unique(inputs):  # one input plane at a time: bounded memory
+            sel = inputs == plane
+            i, t = inputs[sel], targets[sel]
             n = len(i)
             writer.add(inputs=crop[i], targets=crop[t], dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
                        fov=np.full(n, index, np.int32), input_plane=i, target_plane=t,
