@@ -14,22 +14,20 @@ IJ_JAR = Path(os.environ.get("DEEPZ_IJ_JAR", "/usr/share/java/ij.jar"))
 
 @pytest.fixture(scope="session")
 def ij_jvm():
-    """A JVM with ImageJ 1.x (ij.jar) on the class path, started once per test session.
+    """scyjava with real ImageJ 1.x (ij.jar) running in this process, started once per session.
 
-    Skips with a reason when Java or ij.jar is missing (CI installs Debian's libij-java).
+    The JVM is started by the bridge (``deepz_fiji.fiji.start_imagej``), so every test module
+    shares it; skips with the reason when Java or ij.jar is missing (CI installs libij-java).
     """
     if not IJ_JAR.exists():
         pytest.skip(f"ImageJ 1.x not found at {IJ_JAR} (apt-get install libij-java)")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("no Java runtime found")
-    import jpype
     import scyjava
 
-    if not jpype.isJVMStarted():
-        os.environ.setdefault("JAVA_TOOL_OPTIONS", "-Djava.awt.headless=true")
-        scyjava.config.set_java_constraints(fetch="never")  # system Java only, never a download
-        scyjava.config.add_classpath(str(IJ_JAR))
-        scyjava.start_jvm()
+    from deepz_fiji.fiji.java import start_imagej
+
+    start_imagej(headless=True, ij_jar=IJ_JAR)
     return scyjava
 
 

@@ -1,0 +1,211 @@
+"""Autofocus and drift correction from a single image: the Δz at which the sample is sharpest.
+
+A virtual stack of the image (Deep-Z, or any ``stack_fn``) is scored plane by plane with a
+sharpness measure; a parabola fitted around the sharpest plane gives the in-focus Δz with
+sub-step precision. Scored per region of a grid, the in-focus Δz form a height map that is
+directly a DPM (:func:`focus_map`): refocusing onto it brings every region into focus. Over a
+video, :func:`track_focus` gives every frame's own best plane (focus drift).
+
+Sharpness measures (all invariant to intensity scaling):
+
+- ``"normvar"`` (default): normalised variance, var(I) / mean(I) / mean(I) over the region.
+- ``"brenner"``: Brenner gradient, mean of (I(x+2) − I(x))² + (I(y+2) − I(y))², / mean(I)².
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deepz_fiji.activity.stacks import StackFn, checked_stack, refocus_stack_fn, z_positions
+from deepz_fiji.errors import DeepZError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+SHARPNESS = ("normvar", "brenner")
+#: Planes used by the least-squares parabola around the sharpest plane.
+FIT_POINTS = 5
+
+
+def sharpness(image: np.ndarray, method: str = "normvar") -> float:
+    """Focus measure of a 2D image (higher = sharper); see the module docstring."""
+    x = np.asarray(image, dtype=np.float64)
+    mean = x.mean()
+    scale = mean * mean if abs(mean) > 1e-12 else 1.0
+    if method == "normvar":
+        return float(x.var() / scale)
+    if method == "brenner":
+        gx = ((x[:, 2:] - x[:, :-2]) ** 2).mean() if x.shape[1] > 2 else 0.0
+        gy = ((x[2:, :] - x[:-2, :]) ** 2).mean() if x.shape[0] > 2 else 0.0
+        return float((gx + gy) / scale)
+    raise DeepZError(f"unknown sharpness measure {method!r}; choose one of {', '.join(SHARPNESS)}")
+
+
+def peak_position(z_um: np.ndarray, values: np.ndarray, fit_points: int = FIT_POINTS) -> tuple[float, bool]:
+    """Sub-step position of the maximum of ``values`` over ``z_um`` (parabola through the top).
+
+    A least-squares parabola is fitted to ``fit_points`` planes centred on the sharpest one;
+    its vertex (kept inside those planes) is the answer. Returns (z, at_edge) where at_edge is
+    True when the sharpest plane is the first or last one (the focus may lie outside).
+    """
+    z, v = np.asarray(z_um, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    best = int(np.nanargmax(v))
+    at_edge = best in (0, len(v) - 1)
+    half = max(1, fit_points // 2)
+    lo, hi = max(0, best - half), min(len(v), best + half + 1)
+    if hi - lo < 3:
+        return float(z[best]), at_edge
+    a, b, _ = np.polyfit(z[lo:hi], v[lo:hi], 2)
+    if a >= 0:
+        return float(z[best]), at_edge
+    return float(np.clip(-b / (2 * a), z[lo], z[hi - 1])), at_edge
+
+
+def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
+    edges = np.linspace(0, n, parts + 1).round().astype(int)
+    return [(int(edges[i]), int(edges[i + 1])) for i in range(parts)]
+
+
+@dataclass
+class FocusResult:
+    """In-focus Δz per region (R, C), the planes' Δz, the sharpness curves (R, C, Z)."""
+
+    dz_um: np.ndarray
+    z_um: np.ndarray
+    curves: np.ndarray
+    at_edge: np.ndarray
+    shape: tuple[int, int]
+
+    def height_map(self) -> np.ndarray:
+        """The (Y, X) height map (µm): bilinear between region centres, linear beyond them."""
+        rows, cols = self.dz_um.shape
+        cy = np.array([(a + b - 1) / 2 for a, b in _blocks(self.shape[0], rows)])
+        cx = np.array([(a + b - 1) / 2 for a, b in _blocks(self.shape[1], cols)])
+        along_x = np.stack([_interp_linear(cx, row, np.arange(self.shape[1])) for row in self.dz_um])
+        full = np.stack([_interp_linear(cy, col, np.arange(self.shape[0])) for col in along_x.T], axis=1)
+        return np.clip(full, self.z_um[0], self.z_um[-1]).astype(np.float32)
+
+
+def _interp_linear(centres: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """1D linear interpolation through (centres, values), extrapolated linearly at both ends."""
+    if len(centres) == 1:
+        return np.full(len(at), float(values[0]))
+    i = np.clip(np.searchsorted(centres, at), 1, len(centres) - 1)
+    x0, x1, y0, y1 = centres[i - 1], centres[i], values[i - 1], values[i]
+    return y0 + (y1 - y0) * (at - x0) / (x1 - x0)
+
+
+def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int, int] = (1, 1),
+                     method: str = "normvar", warn: bool = True) -> FocusResult:
+    """In-focus Δz of a (virtual) stack (Z, Y, X) with planes at ``z_um``, per region of a grid.
+
+    Logs a warning (unless ``warn`` is False) when a region's sharpest plane is at the range's end.
+    """
+    stack = np.asarray(stack)
+    rows, cols = _check_regions(regions, stack.shape[-2:])
+    z = np.asarray(z_um, dtype=np.float64)
+    if stack.ndim != 3 or len(z) != stack.shape[0]:
+        raise DeepZError(f"a focus stack must be (Z, Y, X) with one Δz per plane, got {stack.shape} and {len(z)} Δz")
+    if len(z) < 3:
+        raise DeepZError("autofocus needs at least 3 planes; widen the z range or use a smaller step")
+    curves = np.empty((rows, cols, len(z)))
+    dz, edge = np.empty((rows, cols)), np.zeros((rows, cols), bool)
+    for r, (y0, y1) in enumerate(_blocks(stack.shape[1], rows)):
+        for c, (x0, x1) in enumerate(_blocks(stack.shape[2], cols)):
+            curves[r, c] = [sharpness(plane[y0:y1, x0:x1], method) for plane in stack]
+            dz[r, c], edge[r, c] = peak_position(z, curves[r, c])
+    if edge.any() and warn:
+        log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
+                    "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
+    return FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]))
+
+
+def _check_regions(regions: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
+    try:
+        rows, cols = (int(v) for v in regions)
+    except (TypeError, ValueError) as exc:
+        raise DeepZError(f"regions must be two integers (rows, columns), got {regions!r}") from exc
+    if rows < 1 or cols < 1 or rows * 8 > shape[0] or cols * 8 > shape[1]:
+        raise DeepZError(f"a {rows}×{cols} grid does not fit a {shape[0]}×{shape[1]} image (regions of at "
+                         "least 8×8 pixels); use fewer regions")
+    return rows, cols
+
+
+def _stack_fn(model: Any, stack_fn: StackFn | None, range_um: tuple[float, float], step_um: float,
+              **refocus_kw: Any) -> StackFn:
+    return stack_fn if stack_fn is not None else refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+
+
+def analyse_focus(
+    image: np.ndarray,
+    model: Any = None,
+    range_um: tuple[float, float] = (-10.0, 10.0),
+    step_um: float = 0.5,
+    *,
+    regions: tuple[int, int] = (1, 1),
+    method: str = "normvar",
+    stack_fn: StackFn | None = None,
+    warn: bool = True,
+    **refocus_kw: Any,
+) -> FocusResult:
+    """Virtual stack of ``image`` over ``range_um`` (one refocusing for all regions), scored.
+
+    ``stack_fn(image) -> (Z, Y, X)`` replaces the Deep-Z ``model`` when given; its planes must
+    be at :func:`~deepz_fiji.activity.stacks.z_positions` of the range.
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise DeepZError(f"autofocus needs one 2D image (Y, X), got shape {image.shape}")
+    _check_regions(regions, image.shape)
+    z = z_positions(*range_um, step_um)
+    fn = _stack_fn(model, stack_fn, range_um, step_um, **refocus_kw)
+    stack = checked_stack(fn(image), len(z), image.shape)
+    return focus_from_stack(stack, z, regions=regions, method=method, warn=warn)
+
+
+def estimate_focus(image: np.ndarray, model: Any = None, range_um: tuple[float, float] = (-10.0, 10.0),
+                   step_um: float = 0.5, regions: tuple[int, int] | None = None, **kw: Any) -> float | np.ndarray:
+    """The Δz (µm) at which ``image``'s sample is in focus; an (R, C) grid if ``regions`` is given."""
+    result = analyse_focus(image, model, range_um, step_um, regions=regions or (1, 1), **kw)
+    return result.dz_um if regions is not None else float(result.dz_um[0, 0])
+
+
+def focus_map(image: np.ndarray, grid: tuple[int, int] = (4, 4), model: Any = None,
+              range_um: tuple[float, float] = (-10.0, 10.0), step_um: float = 0.5, **kw: Any) -> np.ndarray:
+    """A (Y, X) height map (µm) of the in-focus Δz per region of ``grid``: a DPM for refocusing."""
+    return analyse_focus(image, model, range_um, step_um, regions=grid, **kw).height_map()
+
+
+def track_focus(
+    frames: np.ndarray,
+    model: Any = None,
+    range_um: tuple[float, float] = (-10.0, 10.0),
+    step_um: float = 0.5,
+    *,
+    method: str = "normvar",
+    stack_fn: StackFn | None = None,
+    progress: Progress | None = None,
+    **refocus_kw: Any,
+) -> np.ndarray:
+    """Each frame's own in-focus Δz (µm), shape (T,), for frames (T, Y, X) (focus drift)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 3:
+        raise DeepZError(f"focus tracking needs frames (T, Y, X), got shape {frames.shape}")
+    fn = _stack_fn(model, stack_fn, range_um, step_um, **refocus_kw)
+    out = np.empty(len(frames))
+    at_edge = 0
+    for t, frame in enumerate(frames):
+        result = analyse_focus(frame, None, range_um, step_um, method=method, stack_fn=fn, warn=False)
+        out[t] = float(result.dz_um[0, 0])
+        at_edge += int(result.at_edge.any())
+        if progress is not None:
+            progress(t + 1, len(frames))
+    if at_edge:
+        log.warning("%d of %d frames are sharpest at the end of the %g … %g µm range; their focus may lie "
+                    "outside it: widen the range", at_edge, len(frames), *range_um)
+    return out

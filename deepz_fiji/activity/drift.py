@@ -1,0 +1,130 @@
+"""File-level autofocus and drift correction: what ``deepz autofocus`` and ``deepz refocus-video`` run.
+
+Refocusing goes through :mod:`deepz_fiji.refocus` (TensorFlow), imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepz_fiji import __version__
+from deepz_fiji.activity.autofocus import FocusResult, analyse_focus, track_focus
+from deepz_fiji.activity.stacks import refocus_stack_fn
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.io import read_image, write_csv, write_image
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+Progress = Callable[[int, int], None]
+
+
+def autofocus_file(
+    input_path: PathLike,
+    *,
+    regions: tuple[int, int] | None = None,
+    model: Any = None,
+    range_um: tuple[float, float] = (-10.0, 10.0),
+    step_um: float = 0.5,
+    method: str = "normvar",
+    output: PathLike | None = None,
+    pixel_um: float | None = None,
+    **refocus_kw: Any,
+) -> FocusResult:
+    """In-focus Δz of a single-plane image file (per region with ``regions``).
+
+    With ``output``, the (Y, X) height map in µm (a DPM) is written as a calibrated TIFF.
+    """
+    from deepz_fiji.refocus.files import check_output, resolve_pixel_um
+
+    if output is not None:
+        check_output(output)
+    image = read_image(input_path)
+    if image.data.ndim != 2:
+        raise DeepZError(
+            f"{Path(input_path).name} has axes {image.axes}; autofocus takes one 2D plane: give a single "
+            "image, or use 'deepz refocus-video --track-focus' for a video"
+        )
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+    result = analyse_focus(image.data, range_um=range_um, step_um=step_um, regions=regions or (1, 1),
+                           method=method, stack_fn=stack_fn)
+    if output is not None:
+        pixel = resolve_pixel_um(image, stack_fn.model, pixel_um)  # type: ignore[attr-defined]
+        write_image(output, result.height_map(), "YX", pixel_um=pixel, metadata={
+            "deepz_description": f"in-focus height map (um), {result.dz_um.shape[0]}x{result.dz_um.shape[1]} "
+                                 f"regions, sharpness {method}",
+            "deepz_source": str(image.path), "deepz_version": __version__,
+        })
+    return result
+
+
+def _frames_axes(axes: str, name: str) -> None:
+    if "T" not in axes or "Z" in axes:
+        raise DeepZError(
+            f"{name} has axes {axes}; refocus-video needs a time series of single planes (T(C)YX): "
+            "re-label the slices as frames in Fiji (Image > Hyperstacks > Re-order Hyperstack)"
+        )
+
+
+def refocus_video_file(
+    input_path: PathLike,
+    output: PathLike,
+    *,
+    dz_um: float | None = None,
+    track: bool = False,
+    model: Any = None,
+    range_um: tuple[float, float] = (-10.0, 10.0),
+    step_um: float = 0.5,
+    focus_channel: int = 0,
+    method: str = "normvar",
+    focus_csv: PathLike | None = None,
+    pixel_um: float | None = None,
+    progress: Progress | None = None,
+    **refocus_kw: Any,
+) -> np.ndarray:
+    """Refocus every frame of a video by ``dz_um``, or (``track``) each to its own in-focus plane.
+
+    With ``track``, each frame's in-focus Δz is found on channel ``focus_channel`` and applied
+    to all its channels. Writes a calibrated TIFF with the input's axes (and the per-frame Δz
+    as CSV with ``focus_csv``). Returns the Δz per frame (T,).
+    """
+    from deepz_fiji.refocus import refocus_frames
+    from deepz_fiji.refocus.files import check_output, resolve_pixel_um
+
+    if (dz_um is None) == (not track):
+        raise DeepZError("give either a refocusing distance (--dz) or --track-focus, not both or neither")
+    check_output(output)
+    image = read_image(input_path)
+    name = Path(input_path).name
+    _frames_axes(image.axes, name)
+    data = np.moveaxis(image.data, image.axes.index("T"), 0)  # T first, then C (if any), Y, X
+    axes = "T" + image.axes.replace("T", "")
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+    loaded = stack_fn.model  # type: ignore[attr-defined]
+    if track:
+        if "C" in axes and not 0 <= focus_channel < data.shape[1]:
+            raise DeepZError(f"focus channel {focus_channel} does not exist; {name} has {data.shape[1]} channels")
+        focus_frames = data[:, focus_channel] if "C" in axes else data
+        dz = track_focus(focus_frames, range_um=range_um, step_um=step_um, method=method, stack_fn=stack_fn,
+                         progress=progress)
+    else:
+        dz = np.full(data.shape[0], float(dz_um))
+    per_plane = np.broadcast_to(dz.reshape((-1,) + (1,) * (data.ndim - 3)), data.shape[:-2])
+    out = refocus_frames(data, np.ascontiguousarray(per_plane), loaded, **refocus_kw)
+    pixel = resolve_pixel_um(image, loaded, pixel_um)
+    how = "tracked focus" if track else f"dz = {float(dz_um):+g} um"
+    write_image(output, out, axes, pixel_um=pixel, frame_interval_s=image.calibration.frame_interval_s,
+                metadata={"deepz_description": f"Deep-Z refocused video ({how}) with model {loaded.config.name}",
+                          "deepz_dz_um_per_frame": " ".join(f"{v:.3f}" for v in dz),
+                          "deepz_source": str(image.path), "deepz_version": __version__})
+    if focus_csv is not None:
+        interval = image.calibration.frame_interval_s
+        write_csv(focus_csv, [{"frame": t, **({"time_s": t * interval} if interval else {}), "dz_um": float(v)}
+                              for t, v in enumerate(dz)])
+    return dz
