@@ -52,7 +52,12 @@ def setup_logging(verbosity: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # name=value parameters may follow options (deepz fiji run-script S --image I a=1)
+        if hasattr(args, "params") and all("=" in e and not e.startswith("-") for e in extras):
+            args.params = [*args.params, *extras]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
     setup_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()

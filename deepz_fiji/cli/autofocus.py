@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import add_model_argument
+from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
 
 
 def _grid(value: str) -> tuple[int, int]:
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--track-focus", action="store_true", help="refocus each frame to its in-focus plane")
     v.add_argument("--focus-channel", type=int, default=0, metavar="C", help="channel that decides the focus")
     v.add_argument("--focus-csv", type=Path, metavar="CSV", help="write each frame's Δz here")
-    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_argument(v)
     _add_focus_options(v)
     v.set_defaults(func=cmd_refocus_video)
 
@@ -76,9 +76,8 @@ def cmd_autofocus(args: argparse.Namespace) -> int:
 
 def cmd_refocus_video(args: argparse.Namespace) -> int:
     from deepz_fiji.activity.drift import refocus_video_file
-    from deepz_fiji.cli.refocus import _Bar
 
-    with _Bar("focus", args.no_progress) as bar:
+    with ProgressBar("focus", args.no_progress) as bar:
         dz = refocus_video_file(args.video, args.output, dz_um=args.dz, track=args.track_focus, model=args.model,
                                 range_um=tuple(args.range), step_um=args.step, focus_channel=args.focus_channel,
                                 method=args.sharpness, focus_csv=args.focus_csv, pixel_um=args.pixel_um,

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Open IMAGE in a headless ImageJ, run SCRIPT with the given name=value "
                        "parameters (others take the script's defaults) and save its ImagePlus output.")
     r.add_argument("script", type=Path, help="script file with a SciJava #@ header (e.g. fiji_scripts/Deep-Z/Refocus_Plane.py)")
-    r.add_argument("params", nargs="*", metavar="name=value", help="script parameters, e.g. dz_um=1.5")
+    r.add_argument("params", nargs="*", metavar="name=value", help="script parameters, e.g. dz=1.5 or start=-10 stop=10 step=1")
     r.add_argument("--image", required=True, type=Path, metavar="IMG.tif", help="input image")
     r.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.tif", help="output TIFF")
     r.add_argument("--output-name", metavar="NAME", help="which #@output image to save (if several)")

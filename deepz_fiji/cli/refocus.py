@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import add_model_argument
+from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
 
 EPILOG = (
     "Δz > 0 is a plane farther from the objective (deeper into the sample). Inputs: 8/16-bit or "
@@ -62,7 +62,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
                         help="arithmetic precision (default float32 or $DEEPZ_PRECISION); bfloat16 is about "
                         "twice as fast on CPUs with AVX512-BF16/AMX")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_argument(parser)
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -70,29 +70,10 @@ def _options(args: argparse.Namespace) -> dict:
             "tile": args.tile, "precision": args.precision}
 
 
-class _Bar:
-    """A tqdm bar fed by ``progress(done, total)`` callbacks (off when not a terminal)."""
-
-    def __init__(self, desc: str, disable: bool):
-        from tqdm import tqdm
-
-        self.bar = tqdm(desc=desc, unit="tile", disable=True if disable else None, leave=False)
-
-    def __call__(self, done: int, total: int) -> None:
-        self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
-
-
 def cmd_refocus(args: argparse.Namespace) -> int:
     from deepz_fiji.refocus.files import refocus_file
 
-    with _Bar("refocus", args.no_progress) as bar:
+    with ProgressBar("refocus", args.no_progress) as bar:
         path = refocus_file(args.input, args.output, args.dz, progress=bar, **_options(args))
     print(f"wrote {path}")
     return 0
@@ -102,7 +83,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from deepz_fiji.refocus.files import virtual_stack_file
 
     start, stop = args.range
-    with _Bar("virtual stack", args.no_progress) as bar:
+    with ProgressBar("virtual stack", args.no_progress) as bar:
         path = virtual_stack_file(args.input, args.output, start, stop, args.step, progress=bar,
                                   **_options(args))
     print(f"wrote {path}")
@@ -115,7 +96,7 @@ def cmd_surface(args: argparse.Namespace) -> int:
     surface = Surface(tilt_x_deg=args.tilt_x_deg, tilt_y_deg=args.tilt_y_deg,
                       cylinder_radius_um=args.cylinder_radius_um, axis=args.axis, side=args.side,
                       height_map=args.height_map, offset_um=args.offset_um)
-    with _Bar("surface", args.no_progress) as bar:
+    with ProgressBar("surface", args.no_progress) as bar:
         path = refocus_surface_file(args.input, args.output, surface, dpm_output=args.save_dpm,
                                     progress=bar, **_options(args))
     print(f"wrote {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import add_model_argument
+from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,13 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=None, metavar="N", help="refocusing tile side in pixels")
     p.add_argument("--allow-extrapolation", action="store_true",
                    help="allow Δz outside the model's trained range (unreliable; warns)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_argument(p)
     p.set_defaults(func=cmd_track)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
     from deepz_fiji.activity import ActivityOptions, refocus_stack_fn, track_activity
-    from deepz_fiji.cli.refocus import _Bar
     from deepz_fiji.io import read_image
 
     video = read_image(args.video)
@@ -68,7 +67,7 @@ def cmd_track(args: argparse.Namespace) -> int:
                               min_k=args.min_clusters)
     stack_fn = refocus_stack_fn(args.model, start, stop, args.step, tile=args.tile,
                                 allow_extrapolation=args.allow_extrapolation)
-    with _Bar("track", args.no_progress) as bar:
+    with ProgressBar("track", args.no_progress) as bar:
         result = track_activity(video, args.nuclei_channel, args.activity_channel, args.output,
                                 stack_fn=stack_fn, z_range=(start, stop, args.step), pixel_um=args.pixel_um,
                                 frame_interval_s=args.frame_interval, options=options, progress=bar,

@@ -245,13 +245,13 @@ def _parse_value(text: str) -> Any:
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
-    """``['dz_um=1.5', 'model=/m']`` -> ``{'dz_um': '1.5', 'model': '/m'}`` (ImageJ ``[…]`` quoting allowed)."""
+    """``['dz=1.5', 'model=/m']`` -> ``{'dz': '1.5', 'model': '/m'}`` (ImageJ ``[…]`` quoting allowed)."""
     values: dict[str, str] = {}
     for item in items or []:
         name, eq, value = item.partition("=")
         name = name.strip()
         if not eq or not _NAME.fullmatch(name):
-            raise DeepZError(f"parameter {item!r} must be written name=value (e.g. dz_um=1.5)")
+            raise DeepZError(f"parameter {item!r} must be written name=value (e.g. dz=1.5)")
         value = value.strip()
         if len(value) >= 2 and value[0] == "[" and value[-1] == "]":
             value = value[1:-1]

@@ -199,18 +199,22 @@ def test_deepz_script_errors_are_user_errors(deepz, sample_image):
 
 
 def test_cli_runs_a_deepz_script_like_the_python_api(tiny_model_dir, sample_image, tmp_path, fiji_test_env):
-    from deepz_fiji.refocus import refocus_plane
+    """The documented form: parameters may follow the options (``--image … start=… -o …``)."""
+    from deepz_fiji.refocus import virtual_stack
 
     image = sample_image((32, 40), seed=7)
     src = write_image(tmp_path / "cells.tif", image, "YX", pixel_um=0.5)
-    out = tmp_path / "refocused.tif"
-    cmd = [sys.executable, "-m", "deepz_fiji", "fiji", "run-script", str(SCRIPT_DIR / "Refocus_Plane.py"),
-           "dz=-2", f"model={tiny_model_dir}", "--image", str(src), "-o", str(out)]
+    out = tmp_path / "stack.tif"
+    cmd = [sys.executable, "-m", "deepz_fiji", "fiji", "run-script", str(SCRIPT_DIR / "Virtual_Stack.py"),
+           "--image", str(src), "start=-2", "stop=2", "step=1", f"model={tiny_model_dir}", "-o", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=fiji_test_env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     written = read_image(out)
-    assert np.abs(written.data - refocus_plane(image, -2.0, str(tiny_model_dir))).max() <= 1e-4
+    expected = virtual_stack(image, -2, 2, 1, str(tiny_model_dir))
+    assert written.axes == "ZYX" and written.data.shape == (5, 32, 40)
+    assert np.abs(written.data - expected).max() <= 1e-4
     assert written.calibration.pixel_um == pytest.approx(0.5)
+    assert written.calibration.z_step_um == pytest.approx(1.0)
 
 
 def test_scripts_report_progress_to_imagej(deepz, sample_image, monkeypatch):
