@@ -46,3 +46,29 @@ def run_cli(tmp_path):
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def make_tiny_model(tmp_path_factory):
+    """Factory: ``make_tiny_model(name, **config_fields) -> Path`` of a saved random-weight model.
+
+    A 3-level ``tiny`` generator with fixed random weights (seed 0), saved as a model folder
+    with its measured receptive field; folders are cached per (name, fields).
+    """
+    cache: dict[tuple, Path] = {}
+
+    def make(name: str = "tiny-test", **fields) -> Path:
+        key = (name, tuple(sorted(fields.items())))
+        if key not in cache:
+            import keras
+
+            from deepz_fiji.model import ModelConfig, save_model_folder
+            from deepz_fiji.model.generator import generator_for
+
+            keras.utils.set_random_seed(0)
+            config = ModelConfig.from_preset(name, "tiny", depth=3, **fields)
+            folder = tmp_path_factory.mktemp("models") / name
+            cache[key] = save_model_folder(folder, generator_for(config), config)
+        return cache[key]
+
+    return make

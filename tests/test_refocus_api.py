@@ -57,18 +57,11 @@ def sample(shape=(96, 80), seed=0, dtype=np.float32, peak=1000.0):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A real (random-weight) 3-level tiny generator saved as a model folder and loaded back."""
-    import keras
+def tiny_model(make_tiny_model):
+    """A real (random-weight) 3-level tiny generator, loaded from its model folder."""
+    from deepz_fiji.model import load_model
 
-    from deepz_fiji.model import load_model, save_model_folder
-    from deepz_fiji.model.generator import generator_for
-
-    keras.utils.set_random_seed(0)  # the same random weights every run
-
-    config = ModelConfig.from_preset("tiny-test", "tiny", depth=3)
-    folder = save_model_folder(tmp_path_factory.mktemp("models") / "tiny-test", generator_for(config), config)
-    return load_model(folder)
+    return load_model(make_tiny_model("tiny-test"))
 
 
 def test_tiled_equals_untiled_with_a_real_network(tiny_model):

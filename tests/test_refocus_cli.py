@@ -14,17 +14,9 @@ from deepz_fiji.refocus import refocus_plane
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
+def model_dir(make_tiny_model):
     """A real (random-weight) 3-level tiny generator saved as a model folder."""
-    import keras
-
-    from deepz_fiji.model import ModelConfig, save_model_folder
-    from deepz_fiji.model.generator import generator_for
-
-    keras.utils.set_random_seed(0)  # the same random weights every run
-
-    config = ModelConfig.from_preset("tiny-cli", "tiny", depth=3)
-    return save_model_folder(tmp_path_factory.mktemp("models") / "tiny-cli", generator_for(config), config)
+    return make_tiny_model("tiny-cli")
 
 
 def spots(shape, seed=0):

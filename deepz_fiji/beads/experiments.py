@@ -50,12 +50,14 @@ class BeadExperiment:
     """FWHM tables of the same beads (detected on the truth) in several images.
 
     ``tables[(measurement, image)]`` with measurement 'lateral' or 'axial'; ``images`` in
-    display order; ``info`` holds the set-up (sizes, seed, Δz range, beads simulated ...).
+    display order; ``true_z_um``: the simulated depth of each detected bead (µm, Δz from the
+    imaged plane); ``info`` holds the set-up (sizes, seed, Δz range, beads simulated ...).
     """
 
     name: str
     detection: BeadDetection
     images: list[str]
+    true_z_um: np.ndarray
     tables: dict[tuple[str, str], FwhmTable] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
 
@@ -96,10 +98,12 @@ class BeadExperiment:
         keys = ("y", "x", "z", "fwhm_um", "fwhm_x_um", "fwhm_y_um", "r2")
         for (m, im), table in self.tables.items():
             base = {"experiment": self.name, "measurement": m, "image": im}
-            for bead, r in zip(self.bead_ids(m, im), table.rows, strict=True):
-                out.append({**base, "bead": int(bead), **{k: r.get(k, "") for k in keys}, "status": "fitted"})
-            for bead, f in zip(_nearest(self.detection.centroids, table.failed), table.failed, strict=True):
-                out.append({**base, "bead": int(bead), **{k: f.get(k, "") for k in keys}, "status": f["reason"]})
+            fitted = zip(self.bead_ids(m, im), table.rows, ["fitted"] * len(table.rows), strict=True)
+            failed = zip(_nearest(self.detection.centroids, table.failed), table.failed,
+                         [f["reason"] for f in table.failed], strict=True)
+            for bead, r, status in [*fitted, *failed]:
+                out.append({**base, "bead": int(bead), "true_z_um": float(self.true_z_um[bead]),
+                            **{k: r.get(k, "") for k in keys}, "status": status})
         return out
 
     def median(self, measurement: str, image: str) -> float:
@@ -120,6 +124,16 @@ def _nearest(centroids: np.ndarray, rows: Sequence[dict]) -> np.ndarray:
 
     _, idx = cKDTree(centroids).query(np.array([(r["y"], r["x"]) for r in rows], dtype=float))
     return np.asarray(idx, dtype=int)
+
+
+def _true_depths(centroids: np.ndarray, objects: Sequence[dict]) -> np.ndarray:
+    """Simulated z (µm) of the object nearest each detected centroid."""
+    if len(centroids) == 0:
+        return np.empty(0)
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree([(o["y_px"], o["x_px"]) for o in objects]).query(centroids)
+    return np.array([objects[i]["z_um"] for i in np.atleast_1d(idx)], dtype=float)
 
 
 def _steps(progress: Progress | None, total: int) -> Callable[[], None]:
@@ -190,7 +204,7 @@ def volume_experiment(
     step()
     images = {"Deep-Z": virtual, "scanned": sim.stack.astype(np.float32), "noiseless": sim.truth}
     det = detect_beads(sim.truth.max(axis=0))
-    exp = BeadExperiment("fig1", det, list(images), info={
+    exp = BeadExperiment("fig1", det, list(images), _true_depths(det.centroids, sim.objects), info={
         "sample": sample, "size": list(sim.stack.shape[1:]), "seed": seed, "planes": len(z),
         "z_um": [float(z[0]), float(z[-1])], "z_step_um": step_um, "pixel_um": sim.pixel_um,
         "beads_simulated": len(sim.objects), "beads_detected": len(det), "rejected": det.rejected})
@@ -272,14 +286,15 @@ def surface_experiment(
         raise DeepZError(f"the refocused image has shape {refocused.shape}, the raw image {raw.shape}")
     step()
     det = detect_beads(truth)
-    mismatch = np.abs(dpm_at_beads(dpm, sim.objects) - [o["z_um"] for o in sim.objects])
-    bead_z = [o["z_um"] for o in sim.objects]
-    exp = BeadExperiment(surface, det, ["raw", "Deep-Z", "in-focus truth"], info={
-        "surface": surface, "sample": sample, "size": list(shape), "seed": seed, "pixel_um": optics.pixel_um,
-        **kw, "dpm_um": [float(dpm.min()), float(dpm.max())],
-        "bead_z_um": [float(min(bead_z)), float(max(bead_z))] if bead_z else [],
-        "dpm_vs_bead_z_max_um": float(mismatch.max()) if mismatch.size else 0.0,
-        "beads_simulated": len(sim.objects), "beads_detected": len(det), "rejected": det.rejected})
+    bead_z = np.array([o["z_um"] for o in sim.objects], dtype=float)
+    mismatch = np.abs(dpm_at_beads(dpm, sim.objects) - bead_z)
+    info = {"surface": surface, "sample": sample, "size": list(shape), "seed": seed, "pixel_um": optics.pixel_um,
+            **kw, "dpm_um": [float(dpm.min()), float(dpm.max())],
+            "bead_z_um": [float(bead_z.min()), float(bead_z.max())] if bead_z.size else [],
+            "dpm_vs_bead_z_max_um": float(mismatch.max()) if mismatch.size else 0.0,
+            "beads_simulated": len(sim.objects), "beads_detected": len(det), "rejected": det.rejected}
+    exp = BeadExperiment(surface, det, ["raw", "Deep-Z", "in-focus truth"], _true_depths(det.centroids, sim.objects),
+                         info=info)
     step()
     for name, image in zip(exp.images, (raw, refocused, truth), strict=True):
         exp.tables["lateral", name] = lateral_fwhm(image, optics.pixel_um, centroids=det.centroids)

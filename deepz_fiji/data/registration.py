@@ -156,8 +156,11 @@ def _refine(reference: np.ndarray, moving: np.ndarray, start: np.ndarray, model:
     centre = (np.array(ref_small.shape[::-1], dtype=float) - 1) / 2
     small_start = scale @ start @ np.linalg.inv(scale)
     p0 = _matrix_to_params(small_start, model, centre)
+    options = {"xtol": 1e-3, "ftol": 1e-6, "maxfev": 2000}
+    if model == "affine":  # first steps of 1 % in the linear terms, 1 px in the shift (not 100 %)
+        options["direc"] = np.diag([0.01, 0.01, 0.01, 0.01, 1.0, 1.0])
     result = minimize(lambda p: -registered_ncc(ref_small, mov_small, _params_to_matrix(p, model, centre)), p0,
-                      method="Powell", options={"xtol": 1e-3, "ftol": 1e-6, "maxfev": 2000})
+                      method="Powell", options=options)
     refined = _params_to_matrix(result.x, model, centre)
     return np.linalg.inv(scale) @ refined @ scale
 

@@ -58,16 +58,8 @@ def imagej_host():
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    try:
-        from deepz_fiji.model import ModelConfig, save_model_folder
-        from deepz_fiji.model.generator import generator_for
-    except ImportError as exc:
-        pytest.skip(f"the model package is not usable here ({exc})")
-    config = ModelConfig.from_preset("tiny-fiji-test", "tiny", depth=3, pixel_um=0.5)
-    folder = tmp_path_factory.mktemp("models") / "tiny-fiji-test"
-    save_model_folder(folder, generator_for(config), config, measure_receptive_field=False)
-    return folder
+def tiny_model_dir(make_tiny_model) -> Path:
+    return make_tiny_model("tiny-fiji-test", pixel_um=0.5)
 
 
 @pytest.fixture(scope="session")
