@@ -187,3 +187,15 @@ def test_objects_far_beyond_the_stack_are_left_out(caplog):
     assert r.objects == []
     assert "left out" in caplog.text
     assert r.truth.max() == pytest.approx(r.camera.offset + r.camera.gain * r.camera.background)
+
+
+def test_a_single_plane_matches_the_same_plane_of_a_stack():
+    from deepz_fiji.simulate import Optics, simulate_stack
+
+    optics = Optics().replace(z_step_um=0.5)
+    kw = {"optics": optics, "seed": 3, "n_objects": 6, "offset_um": 0.5}  # beads 1.5 µm out of focus
+    one = simulate_stack("plane-beads", 64, z_range_um=(2.0, 2.0), **kw)
+    three = simulate_stack("plane-beads", 64, z_range_um=(1.5, 2.5), **kw)
+    assert one.truth.shape[0] == 1 and three.truth.shape[0] == 3
+    peak = three.truth[1].max() - 100
+    assert np.abs(one.truth[0] - three.truth[1]).max() < 0.01 * peak

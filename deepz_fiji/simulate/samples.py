@@ -28,6 +28,7 @@ class Grid:
     pixel_um: float
     z_um: np.ndarray
     resolution_um: float = 0.4
+    step_um: float = 1.0  # plane spacing used when there is a single plane
 
     @property
     def nz(self) -> int:
@@ -35,7 +36,7 @@ class Grid:
 
     @property
     def z_step_um(self) -> float:
-        return float(self.z_um[1] - self.z_um[0]) if self.nz > 1 else 1.0
+        return float(self.z_um[1] - self.z_um[0]) if self.nz > 1 else self.step_um
 
     @property
     def width_um(self) -> float:

@@ -177,7 +177,8 @@ def simulate_stack(
         name, family = sample, _FAMILY.get(sample, "beads")
     ny, nx = _shape(512 if size is None else size)
     optics = stack_optics(optics, planes, z_range_um)
-    grid = Grid(ny=ny, nx=nx, pixel_um=optics.pixel_um, z_um=optics.z_um, resolution_um=optics.lateral_resolution_um)
+    grid = Grid(ny=ny, nx=nx, pixel_um=optics.pixel_um, z_um=optics.z_um, resolution_um=optics.lateral_resolution_um,
+                step_um=optics.z_step_um)
     if photons is None:  # collection efficiency grows roughly with NA²
         photons = DEFAULT_PHOTONS[family] * (optics.na / 0.75) ** 2
     photons = _positive(photons, "photons")
