@@ -165,14 +165,10 @@ def load_script(name):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
+def tiny_model(make_tiny_model):
     """A real (random-weight) tiny generator saved as a model folder: plumbing only."""
     pytest.importorskip("tensorflow")
-    from deepz_fiji.model import ModelConfig, save_model_folder
-    from deepz_fiji.model.generator import generator_for
-
-    config = ModelConfig.from_preset("tiny-beads", "tiny", depth=3)
-    return save_model_folder(tmp_path_factory.mktemp("models") / "tiny-beads", generator_for(config), config)
+    return make_tiny_model("tiny-beads")
 
 
 def test_tilt_script_runs_end_to_end_with_a_tiny_model(tiny_model, tmp_path, capsys):

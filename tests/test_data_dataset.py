@@ -203,3 +203,14 @@ def test_max_dz_limits_pairs_and_is_recorded(tmp_path):
     pairs = read_dataset(tmp_path / "ds").load_split("train")
     assert np.abs(pairs["dz_um"]).max() <= 1.0
     assert len(np.unique(pairs["dz_um"])) == 5  # -1, -0.5, 0, 0.5, 1 µm all occur
+
+
+def test_align_planes_false_skips_stackreg_and_says_so(tmp_path):
+    from deepz_fiji.data import prepare_dataset
+    from deepz_fiji.io import write_image
+
+    for i in range(2):
+        write_image(tmp_path / f"s{i}.tif", blob_stack(seed=i), "ZYX", pixel_um=0.325, z_step_um=0.5)
+    manifest = prepare_dataset(sorted(tmp_path.glob("s*.tif")), tmp_path / "ds", patch=32, planes=4,
+                               targets_per_input=2, align_planes=False, val_fraction=0.5)
+    assert all(f["registration"]["implementation"].startswith("none") for f in manifest["fovs"])

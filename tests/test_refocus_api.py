@@ -26,8 +26,8 @@ from deepz_fiji.refocus import (
 class FakeModel:
     """Stand-in with the DeepZModel interface whose output is a function of its input."""
 
-    def __init__(self, fn, receptive_field_px: int = 1):
-        self.config = ModelConfig.from_preset("fake", "tiny", depth=3)
+    def __init__(self, fn, receptive_field_px: int = 1, modality: str = "widefield"):
+        self.config = ModelConfig.from_preset("fake", "tiny", depth=3, modality=modality)
         self.receptive_field_px = receptive_field_px
         self.fn = fn
         self.batches: list[tuple[int, ...]] = []
@@ -43,8 +43,10 @@ def identity():
 
 
 def dpm_echo():
-    """Returns the network's DPM channel (Δz / dpm_scale_um), in normalised units."""
-    return FakeModel(lambda x: x[..., 1:2])
+    """Returns the network's DPM channel (Δz / dpm_scale_um), in normalised units.
+
+    A cross-modality model, so the output background is not pinned to the input's."""
+    return FakeModel(lambda x: x[..., 1:2], modality="widefield→confocal")
 
 
 def sample(shape=(96, 80), seed=0, dtype=np.float32, peak=1000.0):
@@ -99,6 +101,18 @@ def test_identity_model_returns_the_input_in_its_own_units(dtype):
     out = refocus_plane(image, 0.0, identity(), tile=192)
     assert out.shape == image.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, image.astype(np.float32), rtol=1e-5, atol=1e-3 * float(image.max()) / 1000)
+
+
+def test_widefield_output_background_is_pinned_to_the_input_background():
+    """A network that leaves a Δz-dependent offset in normalised units: the wide-field output's
+    background level is set back to the input's; a cross-modality model's is left alone."""
+    image = sample()
+    shifted = lambda x: x[..., :1] + 0.02 * x[..., 1:2]  # noqa: E731
+    pinned = refocus_plane(image, 5.0, FakeModel(shifted))
+    np.testing.assert_allclose(pinned, image, rtol=1e-5, atol=1e-2)
+    free = refocus_plane(image, 5.0, FakeModel(shifted, modality="widefield→confocal"))
+    offset = 0.02 * 0.5 / estimate_normalization(image).scale
+    np.testing.assert_allclose(free - image, offset, rtol=1e-4)
 
 
 def test_uniform_dpm_reaches_the_network_scaled_and_denormalised():

@@ -1,4 +1,8 @@
-"""``deepz prepare STACK_DIR --out DATASET``: training pairs from calibrated z-stacks."""
+"""``deepz prepare STACK_DIR --out DATASET``: training pairs from calibrated z-stacks.
+
+With ``--labels CONFOCAL_DIR`` the stacks are wide-field inputs and the confocal stacks of the
+same fields of view are the targets (Deep-Z+, :func:`deepz_fiji.data.crossmodal.prepare_crossmodal_dataset`).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", type=int, default=256, help="region size P in pixels (default 256)")
     p.add_argument("--planes", type=int, default=20,
                    help="planes kept above and below each region's focal plane (default 20)")
-    p.add_argument("--targets", type=int, default=8, help="random target planes per input plane (default 8)")
+    p.add_argument("--targets", type=int, default=None,
+                   help="random target planes per input plane (default 8; 4 with --labels)")
     p.add_argument("--val-fraction", type=float, default=0.15,
                    help="fraction of fields of view used for validation (default 0.15)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -42,12 +47,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in DATASET")
     p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
                    help="largest |Δz| of a pair in µm (default: any two kept planes)")
+    plus = p.add_argument_group("Deep-Z+ (wide-field inputs, confocal targets)")
+    plus.add_argument("--labels", type=Path, nargs="+", metavar="CONFOCAL_DIR",
+                      help="folder (or files) of confocal z-stacks of the same fields of view, paired with "
+                           "STACK_DIR by file name or else by sorted order")
+    plus.add_argument("--coregister", choices=("intensity", "features"), default=None,
+                      help="global confocal-to-wide-field registration of the EDFs (default intensity)")
+    plus.add_argument("--transform", choices=("rigid", "affine", "projective"), default=None,
+                      help="transform of the global registration (default rigid; projective needs features)")
+    plus.add_argument("--fine", choices=("translation", "rigid", "none"), default=None,
+                      help="fine alignment of every region (default translation)")
+    plus.add_argument("--grid", type=int, nargs=2, metavar=("ROWS", "COLS"), default=None,
+                      help="stitch every ROWS×COLS consecutive stacks (tiles, row by row) into one field of view")
+    plus.add_argument("--tile-overlap", type=float, default=None,
+                      help="fraction of a tile shared with its neighbour (default 0.1)")
+    plus.add_argument("--no-stackreg", dest="align_planes", action="store_false", default=None,
+                      help="do not StackReg-align the planes of each stack (stacks without stage drift)")
+    plus.add_argument("--focus-measure", choices=("structure", "ssim"), default=None,
+                      help="focus curve against the EDF: SSIM without its luminance term (default) or full SSIM")
     p.set_defaults(func=run)
+
+
+#: Options that only mean something with --labels.
+_CROSSMODAL = ("coregister", "transform", "fine", "grid", "tile_overlap", "focus_measure")
 
 
 def run(args: argparse.Namespace) -> int:
     from deepz_fiji.data import prepare_dataset
+    from deepz_fiji.errors import DeepZError
 
+    given = [name for name in _CROSSMODAL if getattr(args, name) is not None]
+    if args.labels is None and given:
+        option = "--" + given[0].replace("_", "-")
+        raise DeepZError(f"{option} is for Deep-Z+ datasets; add --labels CONFOCAL_DIR or drop it")
     preprocessor = choose_preprocessor(args.preprocess, args.fiji)
     from tqdm import tqdm
 
@@ -57,13 +89,25 @@ def run(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
+    common = dict(patch=args.patch, planes=args.planes, val_fraction=args.val_fraction, seed=args.seed,
+                  preprocessor=preprocessor, progress=progress, z_step_um=args.z_step_um, pixel_um=args.pixel_um,
+                  shard_size=args.shard_size, overwrite=args.overwrite, max_dz_um=args.max_dz_um)
     try:
-        manifest = prepare_dataset(
-            args.stacks, args.out, patch=args.patch, planes=args.planes, targets_per_input=args.targets,
-            val_fraction=args.val_fraction, seed=args.seed, preprocessor=preprocessor,
-            progress=progress, z_step_um=args.z_step_um, pixel_um=args.pixel_um,
-            shard_size=args.shard_size, overwrite=args.overwrite, max_dz_um=args.max_dz_um,
-        )
+        if args.labels is None:
+            manifest = prepare_dataset(args.stacks, args.out,
+                                       targets_per_input=8 if args.targets is None else args.targets,
+                                       align_planes=args.align_planes is not False, **common)
+        else:
+            from deepz_fiji.data.crossmodal import TARGETS_PER_INPUT, prepare_crossmodal_dataset
+
+            options = {name: getattr(args, name) for name in (*given, "align_planes")
+                       if getattr(args, name) is not None}
+            options = {("method" if k == "coregister" else "model" if k == "transform" else k): v
+                       for k, v in options.items()}
+            manifest = prepare_crossmodal_dataset(args.stacks, args.labels, args.out,
+                                                  targets_per_input=TARGETS_PER_INPUT if args.targets is None
+                                                  else args.targets,
+                                                  **options, **common)
     finally:
         bar.close()
     print(summary(manifest, args.out))
@@ -100,6 +144,9 @@ def choose_preprocessor(mode: str, fiji_dir: Path | None):
 def summary(manifest: dict, out: Path) -> str:
     """The lines printed after a successful ``deepz prepare``."""
     lines = [f"dataset written to {out}"]
+    if manifest.get("modality"):
+        pairs = manifest.get("pairs", {})
+        lines.append(f"  modality {manifest['modality']}: {pairs.get('input')} inputs, {pairs.get('target')} targets")
     for split, info in manifest["splits"].items():
         factor = f" (×{info['augmentation_factor']} augmentation in training)" if info["augmentation_factor"] > 1 else ""
         lines.append(f"  {split}: {info['pairs']} pairs from {info['regions']} regions of "

@@ -5,11 +5,21 @@
   :func:`extended_depth_of_field` (EDF) and :func:`stitch_grid` (Grid/Collection stitching).
 - :mod:`.regions`, :mod:`.pairs` — signal mask, greedy region cover, input/target planes.
 - :mod:`.prepare`, :mod:`.dataset` — :func:`prepare_dataset`, :func:`read_dataset`, :func:`augment`.
+- Deep-Z+ (wide-field → confocal): :mod:`.crossmodal` (:func:`prepare_crossmodal_dataset`),
+  :mod:`.coregister`, :mod:`.focus` (axial zero point), :mod:`.registration` (2D transforms).
 """
 
+from deepz_fiji.data.crossmodal import pair_stack_files, prepare_crossmodal_dataset
 from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset, augment, read_dataset
 from deepz_fiji.data.edf import extended_depth_of_field, focus_height_map
-from deepz_fiji.data.normalize import NormParams, denormalize, estimate_normalization, normalize
+from deepz_fiji.data.focus import axial_zero_point, focus_curve
+from deepz_fiji.data.normalize import (
+    NormParams,
+    background_mask,
+    denormalize,
+    estimate_normalization,
+    normalize,
+)
 from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
 from deepz_fiji.data.prepare import prepare_dataset, split_fovs
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor, stack_register
@@ -24,16 +34,21 @@ __all__ = [
     "Preprocessor",
     "PythonPreprocessor",
     "augment",
+    "axial_zero_point",
     "cover_mask",
     "denormalize",
+    "background_mask",
     "estimate_normalization",
     "extended_depth_of_field",
     "find_stacks",
+    "focus_curve",
     "focus_height_map",
     "kept_planes",
     "load_stack",
     "middle_plane",
     "normalize",
+    "pair_stack_files",
+    "prepare_crossmodal_dataset",
     "prepare_dataset",
     "read_dataset",
     "sample_pairs",

@@ -66,7 +66,7 @@ def coregister(
         raise DeepZError(f"co-registration needs wide-field and confocal images of one 2D shape, got "
                          f"{wide_ref.shape} and {confocal_ref.shape}")
     matrix = estimate_transform(wide_ref, confocal_ref, method=method, model=model,
-                                max_rotation_deg=max_rotation_deg)
+                                max_rotation_deg=max_rotation_deg, correlations=("phase", "plain"))
     a, b = standardise(wide_ref), standardise(confocal_ref)
     before, after = registered_ncc(a, b, np.eye(3)), registered_ncc(a, b, matrix)
     if after < before:
@@ -139,11 +139,16 @@ def fine_alignment(
         return np.eye(3), {"shift_px": [0.0, 0.0], "accepted": False}
     a, b = standardise(wide_crop), standardise(confocal_crop)
     if mode == "translation":
-        shift, _, _ = phase_cross_correlation(a, b, upsample_factor=20, normalization=None)
-        matrix = np.array([[1.0, 0.0, -shift[1]], [0.0, 1.0, -shift[0]], [0.0, 0.0, 1.0]])  # ref(p) = mov(p − s)
+        from scipy.optimize import minimize
+
+        shift, _, _ = phase_cross_correlation(a, b, upsample_factor=4, normalization=None)
+        # ref(p) = mov(p − s): start there, then maximise the NCC of the shared pixels (no wrap-around bias)
+        found = minimize(lambda t: -registered_ncc(a, b, _shift_matrix(t)), -shift[::-1], method="Powell",
+                         options={"xtol": 1e-3, "ftol": 1e-7, "maxfev": 400})
+        matrix = _shift_matrix(found.x)
     else:
         matrix = estimate_transform(wide_crop, confocal_crop, method="intensity", model="rigid",
-                                    max_rotation_deg=2.0, angle_step_deg=1.0)
+                                    max_rotation_deg=2.0, angle_step_deg=1.0, correlations=("phase", "plain"))
     centre = (np.array(a.shape[::-1], dtype=float) - 1) / 2
     moved = matrix[:2, :2] @ centre + matrix[:2, 2] - centre
     before, after = registered_ncc(a, b, np.eye(3)), registered_ncc(a, b, matrix)
@@ -151,6 +156,10 @@ def fine_alignment(
     info = {"shift_px": [round(float(v), 3) for v in moved], "accepted": accepted,
             "ncc_before": round(before, 4), "ncc_after": round(after, 4)}
     return (matrix if accepted else np.eye(3)), info
+
+
+def _shift_matrix(shift_xy: np.ndarray) -> np.ndarray:
+    return np.array([[1.0, 0.0, shift_xy[0]], [0.0, 1.0, shift_xy[1]], [0.0, 0.0, 1.0]])
 
 
 def crop_matrix(matrix: np.ndarray, y0: int, x0: int, fine: np.ndarray | None = None) -> np.ndarray:

@@ -40,7 +40,7 @@ from deepz_fiji.data.coregister import (
     warp_stack,
 )
 from deepz_fiji.data.dataset import SPLITS, ShardWriter
-from deepz_fiji.data.focus import PEAK_POINTS, axial_zero_point
+from deepz_fiji.data.focus import FOCUS_MEASURES, PEAK_POINTS, axial_zero_point
 from deepz_fiji.data.normalize import estimate_normalization, normalize
 from deepz_fiji.data.prepare import (
     REGION_OVERLAP,
@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 MODALITY = "widefield->confocal"
 #: Confocal targets per wide-field input plane in the paper.
 TARGETS_PER_INPUT = 4
+#: EDF correlation after co-registration below which a warning is logged.
+DOUBTFUL_NCC = 0.5
 
 
 def pair_stack_files(
@@ -105,6 +107,8 @@ def prepare_crossmodal_dataset(
     fine: str = "translation",
     grid: tuple[int, int] | None = None,
     tile_overlap: float = 0.1,
+    align_planes: bool = True,
+    focus_measure: str = "structure",
 ) -> dict[str, Any]:
     """Write a Deep-Z+ dataset (wide-field inputs, confocal targets) to ``out_dir``; returns its manifest.
 
@@ -112,13 +116,17 @@ def prepare_crossmodal_dataset(
     ``grid=(rows, cols)``: consecutive groups of rows·cols pairs are tiles of one field of view
     (row by row, ``tile_overlap`` of their width shared), stitched before co-registration.
     ``method``/``model``: global co-registration (see :func:`.coregister.coregister`); ``fine``:
-    per-crop alignment ('translation', 'rigid' or 'none'). ``planes``: wide-field and confocal
+    per-crop alignment ('translation', 'rigid' or 'none'). ``align_planes=False`` skips StackReg
+    (for stacks without stage drift: on sparse samples StackReg can add drift). ``focus_measure``:
+    the focus curve's similarity, 'structure' or 'ssim' (see :mod:`.focus`). ``planes``: wide-field and confocal
     planes kept on each side of a crop's zero point; ``max_dz_um`` limits |Δz|. The other
     arguments as in :func:`~deepz_fiji.data.prepare_dataset`.
     """
     _check_settings(patch, planes, targets_per_input, shard_size)
     if fine not in FINE_MODES:
         raise DeepZError(f"unknown fine alignment {fine!r}; choose one of {', '.join(FINE_MODES)}")
+    if focus_measure not in FOCUS_MEASURES:
+        raise DeepZError(f"unknown focus measure {focus_measure!r}; choose one of {', '.join(FOCUS_MEASURES)}")
     groups = _fov_groups(pair_stack_files(widefield, confocal), grid)
     splits = split_fovs(len(groups), val_fraction, np.random.default_rng(seed))
     pre = preprocessor if preprocessor is not None else PythonPreprocessor()
@@ -135,9 +143,10 @@ def prepare_crossmodal_dataset(
         fovs: list[dict[str, Any]] = []
         calibration: dict[str, float] = {}
         settings = dict(patch=patch, planes=planes, targets_per_input=targets_per_input, max_dz_um=max_dz_um,
-                        method=method, model=model, fine=fine)
+                        method=method, model=model, fine=fine, focus_measure=focus_measure)
         for index, group in enumerate(groups):
-            wide, conf, load_info = _load_fov(group, pre, grid, tile_overlap, calibration, z_step_um, pixel_um)
+            wide, conf, load_info = _load_fov(group, pre if align_planes else None, grid, tile_overlap,
+                                              calibration, z_step_um, pixel_um, stitcher=pre)
             rng = np.random.default_rng([seed, index])
             fov, dz = _process_pair(wide, conf, index, writers[splits[index]], pre, rng, **settings)
             fov.update(name=names[index], split=splits[index], **load_info)
@@ -156,7 +165,8 @@ def prepare_crossmodal_dataset(
                              planes=planes, targets_per_input=targets_per_input, val_fraction=val_fraction,
                              seed=seed, shard_size=shard_size, max_dz_um=max_dz_um)
         _crossmodal_manifest(manifest, groups, fovs, dz_values, calibration["z_step_um"], method=method,
-                             model=model, fine=fine, grid=grid, tile_overlap=tile_overlap)
+                             model=model, fine=fine, grid=grid, tile_overlap=tile_overlap,
+                             focus_measure=focus_measure)
         _commit(staging, out, shards, manifest)
         done = True
     finally:
@@ -181,10 +191,10 @@ def _fov_groups(pairs: list[tuple[Path, Path]], grid: tuple[int, int] | None) ->
 
 
 def _load_fov(
-    group: list[tuple[Path, Path]], pre: Preprocessor, grid: tuple[int, int] | None, overlap: float,
-    calibration: dict[str, float], z_step_um: float | None, pixel_um: float | None,
+    group: list[tuple[Path, Path]], aligner: Preprocessor | None, grid: tuple[int, int] | None, overlap: float,
+    calibration: dict[str, float], z_step_um: float | None, pixel_um: float | None, *, stitcher: Preprocessor,
 ) -> tuple[Stack, Stack, dict[str, Any]]:
-    """The aligned (and stitched) wide-field and confocal stacks of one field of view."""
+    """The aligned (``aligner``, None: as they are) and stitched wide-field and confocal stacks of one field of view."""
     loaded: dict[str, list[np.ndarray]] = {"widefield": [], "confocal": []}
     drift: dict[str, float] = {"widefield": 0.0, "confocal": 0.0}
     first: dict[str, tuple[float, float, Path]] = {}  # z-step, pixel size, path of the first tile
@@ -194,7 +204,7 @@ def _load_fov(
             stack = load_stack(path, z_step_um=z_step_um, pixel_um=pixel_um)
             _check_same_calibration(calibration, stack)
             first.setdefault(kind, (stack.z_step_um, stack.pixel_um, stack.path))
-            aligned, info = pre.register(stack.data)
+            aligned, info = (stack.data, {"implementation": "none"}) if aligner is None else aligner.register(stack.data)
             loaded[kind].append(np.asarray(aligned, dtype=np.float32))
             drift[kind] = max(drift[kind], float(info.get("max_drift_px", 0.0)))
             implementation = str(info.get("implementation", "unknown"))
@@ -207,7 +217,7 @@ def _load_fov(
         data, stitch_info = {}, {}
         for kind, tiles in loaded.items():
             _same_plane_count(tiles, kind)
-            data[kind], stitched = pre.stitch(tiles, grid, overlap)
+            data[kind], stitched = stitcher.stitch(tiles, grid, overlap)
             stitch_info[kind] = {"implementation": stitched.get("implementation"),
                                  "positions_px": stitched.get("positions_px")}
         shape = np.minimum(data["widefield"].shape[-2:], data["confocal"].shape[-2:])
@@ -231,6 +241,7 @@ def _same_plane_count(tiles: list[np.ndarray], kind: str) -> None:
 def _process_pair(
     wide: Stack, conf: Stack, index: int, writer: ShardWriter, pre: Preprocessor, rng: np.random.Generator, *,
     patch: int, planes: int, targets_per_input: int, max_dz_um: float | None, method: str, model: str, fine: str,
+    focus_measure: str,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Co-register one field of view, cut its regions and hand their pairs to ``writer``."""
     edf_w, edf_info = pre.edf(wide.data)
@@ -239,6 +250,9 @@ def _process_pair(
     wide_n, conf_n = normalize(wide.data, norm_w), normalize(conf.data, norm_c)
     edf_w, edf_c = normalize(edf_w, norm_w), normalize(edf_c, norm_c)
     coreg = coregister(edf_w, edf_c, method=method, model=model)
+    if coreg.ncc_after < DOUBTFUL_NCC:
+        log.warning("%s: co-registration is doubtful (EDF correlation %.2f after it); check the pair",
+                    wide.path.name, coreg.ncc_after)
     shape = wide_n.shape[-2:]
     y0, y1, x0, x1 = inner_rectangle(overlap_mask(coreg.matrix, shape, conf_n.shape[-2:],
                                                   margin_px=MAX_FINE_SHIFT_PX + 1))
@@ -258,8 +272,9 @@ def _process_pair(
         to_conf = crop_matrix(coreg.matrix, y, x, fine_m)
         wide_crop = wide_n[(slice(None), *window)]
         conf_crop = warp_stack(conf_n, to_conf, output_shape=(patch, patch))
-        zero_w = axial_zero_point(wide_crop, edf_w[window])
-        zero_c = axial_zero_point(conf_crop, warp_plane(edf_c, to_conf, output_shape=(patch, patch)))
+        zero_w = axial_zero_point(wide_crop, edf_w[window], measure=focus_measure)
+        zero_c = axial_zero_point(conf_crop, warp_plane(edf_c, to_conf, output_shape=(patch, patch)),
+                                  measure=focus_measure)
         h_w = zero_w.heights_um(wide_crop.shape[0], wide.z_step_um)
         h_c = zero_c.heights_um(conf_crop.shape[0], conf.z_step_um)
         inputs, targets = crossmodal_pairs(h_w, h_c, targets_per_input, rng, max_abs_um=planes * wide.z_step_um,
@@ -316,7 +331,7 @@ def crossmodal_pairs(
 def _crossmodal_manifest(
     manifest: dict[str, Any], groups: list[list[tuple[Path, Path]]], fovs: list[dict[str, Any]],
     dz_values: dict[str, list[np.ndarray]], z_step: float, *, method: str, model: str, fine: str,
-    grid: tuple[int, int] | None, tile_overlap: float,
+    grid: tuple[int, int] | None, tile_overlap: float, focus_measure: str,
 ) -> None:
     """Turn the plane-offset fields of a ``prepare_dataset`` manifest into Deep-Z+ ones, in place."""
     values = {split: np.concatenate(v) if v else np.zeros(0) for split, v in dz_values.items()}
@@ -338,7 +353,7 @@ def _crossmodal_manifest(
     manifest["preprocessing"].update(
         coregister=f"python:{method}-{model} on the EDF images (confocal onto wide-field)",
         fine_alignment=f"python:{fine} per region (max {MAX_FINE_SHIFT_PX:g} px)",
-        focus=f"python:ssim-vs-edf focus curve, parabola on the {PEAK_POINTS} highest points",
+        focus=f"python:{focus_measure}-vs-edf focus curve per region, parabola on the {PEAK_POINTS} highest points",
         stitch="none" if grid is None else f"{grid[0]}x{grid[1]} tiles, overlap {tile_overlap:g}: "
         + ", ".join(sorted({str(f["stitch"]["widefield"]["implementation"]) for f in fovs})),
     )

@@ -71,8 +71,7 @@ def estimate_normalization(reference: np.ndarray) -> NormParams:
         raise DeepZError("the normalisation reference contains NaN or infinite pixels; remove them first")
     if float(ref.max()) <= float(ref.min()):
         raise DeepZError("the normalisation reference is constant (no signal); check the image or stack")
-    threshold = triangle_threshold(ref)
-    foreground = ref > threshold
+    foreground = ~background_mask(ref)
     background = ref[~foreground]
     offset = float(background.mean()) if background.size else float(ref.min())
     above = ref[foreground] - offset
@@ -85,8 +84,14 @@ def estimate_normalization(reference: np.ndarray) -> NormParams:
             "contains fluorescence signal"
         )
     params = NormParams(offset=offset, scale=1.0 / top)
-    log.debug("normalisation: threshold %.4g, offset %.4g, scale %.4g", threshold, offset, params.scale)
+    log.debug("normalisation: offset %.4g, scale %.4g", offset, params.scale)
     return params
+
+
+def background_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels at or below the image's triangle threshold: the background of the normalisation."""
+    image = np.asarray(image, dtype=np.float64)
+    return image <= triangle_threshold(image)
 
 
 def normalize(x: np.ndarray, params: NormParams) -> np.ndarray:

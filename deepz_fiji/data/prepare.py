@@ -72,6 +72,7 @@ def prepare_dataset(
     shard_size: int = 512,
     overwrite: bool = False,
     max_dz_um: float | None = None,
+    align_planes: bool = True,
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -80,7 +81,8 @@ def prepare_dataset(
     ``pixel_um`` override (or supply missing) stack calibration; ``shard_size``: pairs per
     shard file. An existing dataset in ``out_dir`` is replaced only with ``overwrite=True``.
     ``max_dz_um`` limits |Δz| of the pairs (e.g. 10 µm for a model trained on −10 … +10 µm
-    while inputs come from ±``planes`` around the focus).
+    while inputs come from ±``planes`` around the focus). ``align_planes=False`` skips the
+    StackReg alignment (stacks known to be free of stage drift, e.g. simulated ones).
     """
     _check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
@@ -101,7 +103,7 @@ def prepare_dataset(
             rng = np.random.default_rng([seed, index])
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
                                patch=patch, planes=planes, targets_per_input=targets_per_input,
-                               max_dz_um=max_dz_um)
+                               max_dz_um=max_dz_um, align_planes=align_planes)
             fovs.append(fov)
             del stack
             if progress is not None:
@@ -128,10 +130,13 @@ def prepare_dataset(
 def _process_fov(
     stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
     rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
-    max_dz_um: float | None = None,
+    max_dz_um: float | None = None, align_planes: bool = True,
 ) -> dict[str, Any]:
     """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
-    registered, reg_info = pre.register(stack.data)
+    if align_planes:
+        registered, reg_info = pre.register(stack.data)
+    else:
+        registered, reg_info = stack.data, {"implementation": "none (--no-stackreg)"}
     registered = np.asarray(registered, dtype=np.float32)
     edf, edf_info = pre.edf(registered)
     params = estimate_normalization(edf)

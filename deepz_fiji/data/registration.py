@@ -32,6 +32,8 @@ METHODS = ("intensity", "features")
 MODELS = ("rigid", "affine", "projective")
 #: Largest image side the intensity refinement works on (larger frames are binned down).
 REFINE_SIDE = 192
+#: Shift estimators of the intensity method's coarse search -> skimage's ``normalization``.
+_NORMALIZATIONS = {"phase": "phase", "plain": None}
 
 
 # --------------------------------------------------------------------------- matrices
@@ -111,8 +113,12 @@ def registered_ncc(reference: np.ndarray, moving: np.ndarray, matrix: np.ndarray
 
 
 def _coarse(reference: np.ndarray, moving: np.ndarray, max_rotation_deg: float,
-            angle_step_deg: float) -> np.ndarray:
-    """Best (rotation about the centre, then phase-correlation shift) over an angle grid."""
+            angle_step_deg: float, correlations: tuple[str, ...] = ("phase",)) -> np.ndarray:
+    """Best (rotation about the centre, then correlation shift) over an angle grid, by NCC.
+
+    ``correlations``: 'phase' (whitened: sharp peaks for images of one kind) and/or 'plain'
+    cross-correlation (robust when the two images differ in blur, e.g. wide-field vs confocal).
+    """
     from skimage.registration import phase_cross_correlation
 
     centre = (np.array(reference.shape[::-1], dtype=float) - 1) / 2
@@ -121,12 +127,14 @@ def _coarse(reference: np.ndarray, moving: np.ndarray, max_rotation_deg: float,
     for angle in np.radians(angle_step_deg * np.arange(-n, n + 1)):
         rot = _about_centre(_rotation(angle), centre, np.zeros(2))
         rotated = warp_plane(moving, rot, cval=0.0)
-        shift, _, _ = phase_cross_correlation(reference, rotated, upsample_factor=4)
-        # ref(p) = rotated(p - s): reference → moving is rot ∘ translate(-s), s in (x, y)
-        matrix = rot @ _translation(-shift[1], -shift[0])
-        score = registered_ncc(reference, moving, matrix)
-        if score > best_score:
-            best, best_score = matrix, score
+        for correlation in correlations:
+            shift, _, _ = phase_cross_correlation(reference, rotated, upsample_factor=4,
+                                                  normalization=_NORMALIZATIONS[correlation])
+            # ref(p) = rotated(p - s): reference → moving is rot ∘ translate(-s), s in (x, y)
+            matrix = rot @ _translation(-shift[1], -shift[0])
+            score = registered_ncc(reference, moving, matrix)
+            if score > best_score:
+                best, best_score = matrix, score
     return best
 
 
@@ -218,12 +226,14 @@ def estimate_transform(
     max_rotation_deg: float = 10.0,
     angle_step_deg: float = 2.5,
     n_keypoints: int = 400,
+    correlations: tuple[str, ...] = ("phase",),
 ) -> np.ndarray:
     """The 3×3 matrix mapping reference (x, y) onto ``moving`` (``warp(moving, m)`` ≈ reference).
 
     ``method``: ``"intensity"`` (rotation grid within ±``max_rotation_deg`` + phase correlation,
     then NCC refinement; ``model`` rigid or affine) or ``"features"`` (ORB + RANSAC; ``model``
-    rigid, affine or projective).
+    rigid, affine or projective). ``correlations``: the intensity method's shift estimators,
+    'phase' and/or 'plain' (add 'plain' for images of two modalities); the best NCC wins.
     """
     if method not in METHODS:
         raise DeepZError(f"unknown registration method {method!r}; choose one of {', '.join(METHODS)}")
@@ -234,11 +244,14 @@ def estimate_transform(
     reference, moving = np.asarray(reference), np.asarray(moving)
     if reference.shape != moving.shape or reference.ndim != 2:
         raise DeepZError(f"registration needs two 2D frames of one shape, got {reference.shape} and {moving.shape}")
+    unknown = sorted(set(correlations) - set(_NORMALIZATIONS)) or ([] if correlations else ["(none)"])
+    if unknown:
+        raise DeepZError(f"unknown correlation {unknown[0]!r}; choose from {', '.join(_NORMALIZATIONS)}")
     if np.ptp(reference) == 0 or np.ptp(moving) == 0:
         log.warning("a frame to register is blank (constant); leaving it where it is")
         return np.eye(3)
     ref, mov = standardise(reference), standardise(moving)
     if method == "features":
         return _features(ref, mov, model, n_keypoints)
-    start = _coarse(ref, mov, max_rotation_deg, angle_step_deg)
+    start = _coarse(ref, mov, max_rotation_deg, angle_step_deg, tuple(correlations))
     return _refine(ref, mov, start, model)

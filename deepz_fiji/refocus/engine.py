@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepz_fiji.data import denormalize, estimate_normalization, normalize
+from deepz_fiji.data import background_mask, denormalize, estimate_normalization, normalize
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.refocus.precision import check_precision, precision_scope
@@ -149,8 +149,8 @@ def _samples(frames, jobs, layout, config):
     for f, frame in enumerate(frames):
         if not jobs[f]:
             continue
-        params = estimate_normalization(frame)
-        image = pad_to(normalize(frame, params), layout.padded_shape)
+        params = _FrameNorm(estimate_normalization(frame), frame, config.modality == "widefield")
+        image = pad_to(normalize(frame, params.params), layout.padded_shape)
         for p, dz in enumerate(jobs[f]):
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
             dpm = dpm if dpm.ndim == 0 else pad_to(dpm, layout.padded_shape)
@@ -177,6 +177,29 @@ def _predict(model, batch: np.ndarray) -> np.ndarray:
     return out[..., 0]
 
 
+class _FrameNorm:
+    """A frame's normalisation, undone on each refocused plane.
+
+    For wide-field models the output's background level is pinned to the input's: defocus
+    conserves a uniform background, so the median of the output over the input's background
+    pixels (below its triangle threshold) is set to the input's own. This removes the small
+    Δz-dependent offset a network leaves in normalised units, which the denormalisation would
+    otherwise amplify into a uniform error over the whole image.
+    """
+
+    def __init__(self, params, frame: np.ndarray, pin_background: bool):
+        self.params = params
+        self.mask = background_mask(frame) if pin_background else None
+        if self.mask is not None and self.mask.sum() < 0.05 * self.mask.size:
+            self.mask = None  # too little background to measure it reliably
+        self.level = float(np.median(normalize(frame, params)[self.mask])) if self.mask is not None else 0.0
+
+    def restore(self, plane: np.ndarray) -> np.ndarray:
+        if self.mask is not None:
+            plane = plane + np.float32(self.level - float(np.median(plane[self.mask])))
+        return denormalize(plane, self.params)
+
+
 class _Blender:
     """Accumulates weighted tile predictions per plane; hands back planes once complete."""
 
@@ -198,5 +221,5 @@ class _Blender:
             if self.counts[key] == self.layout.n_tiles:
                 del self.counts[key]
                 plane = self.sums.pop(key)[: self.shape[0], : self.shape[1]]
-                finished.append((key, denormalize(plane, params)))
+                finished.append((key, params.restore(plane)))
         return finished

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds a Deep-Z+ model (wide-field -> confocal; 63x/1.4 NA oil, 0.1 um pixels, 0.2 um steps) from
+# nothing: simulated wide-field/confocal stack pairs of microtubule-like filaments with a random
+# misregistration (shift up to 2 um, rotation up to 1.5 deg, axial offset up to 0.5 um)
+# -> deepz prepare WF --labels CONFOCAL (co-registration, fine alignment, SSIM-vs-EDF zero points)
+# -> deepz train --modality widefield->confocal. With PLAIN=1 it also trains a plain Deep-Z model
+# (wide-field -> wide-field) on the same wide-field stacks and runs the Fig. 5-style comparison
+# benchmarks/deepz_plus.py (SSIM/RMSE against the confocal truth, x-z sections).
+#
+# Usage: bash examples/make_deepz_plus_model.sh [WORK_DIR] [OUT_MODEL_DIR] [OUT_PLAIN_MODEL_DIR]
+# Environment: FOVS (stack pairs, default 24), SIZE (px, 256), PLANES (per stack, 21 = -2..+2 um),
+# FILAMENTS (per field, 40), PATCH (128), WARMUP (MAE-only iterations, 6000), ITERATIONS (LS-GAN
+# iterations after it, 60), BATCH (8), MAX_DZ (um, 2.0), PLAIN (1 = also the plain Deep-Z model).
+#
+# Expected runtime. Measured on a shared 2-core CPU: simulation ~5 s per pair (~2 min), prepare
+# ~2-3 s per pair (~1 min, ~7,000 training pairs). Training dominates: the small preset
+# (batch 8, 128 px) ran MAE warm-up iterations at ~0.5 s each on that machine, so WARMUP=6000 is
+# ~50 min per model there; each LS-GAN iteration (6 generator + 3 discriminator updates) costs
+# several times more (not measured here: run benchmarks/train.py --presets small). Roughly 1-1.5 h
+# per model on 2 CPU cores, both models 2-3 h; a GPU is far faster. Interrupted training resumes
+# when the same command is run again (checkpoints in the model folder).
+set -euo pipefail
+WORK=${1:-runs/deepz-plus}
+OUT=${2:-models/deepz-plus-63x-1.4}
+OUT_PLAIN=${3:-models/deepz-63x-1.4}
+FOVS=${FOVS:-24}; SIZE=${SIZE:-256}; PLANES=${PLANES:-21}; FILAMENTS=${FILAMENTS:-40}
+PATCH=${PATCH:-128}; WARMUP=${WARMUP:-6000}; ITERATIONS=${ITERATIONS:-60}; BATCH=${BATCH:-8}
+MAX_DZ=${MAX_DZ:-2.0}; PLAIN=${PLAIN:-1}
+HALF=$(( (PLANES - 1) / 2 ))
+
+# 1. simulated pairs: WORK/widefield/fovNNN.tif and WORK/confocal/fovNNN.tif (seeds 2000+; the
+#    benchmark's held-out fields use seeds 7000+)
+python - "$WORK" "$FOVS" "$SIZE" "$PLANES" "$FILAMENTS" <<'PY'
+import sys
+from pathlib import Path
+
+from deepz_fiji.io import write_image
+from deepz_fiji.simulate.pairs import simulate_misregistered_pair
+
+work, fovs, size, planes, filaments = Path(sys.argv[1]), *map(int, sys.argv[2:])
+for kind in ("widefield", "confocal"):
+    (work / kind).mkdir(parents=True, exist_ok=True)
+for i in range(fovs):
+    name = f"fov{i:03d}.tif"
+    if (work / "confocal" / name).exists():  # written last: the pair is complete
+        continue
+    pair = simulate_misregistered_pair("filaments", size, planes=planes, seed=2000 + i, n_objects=filaments)
+    for kind, sim in (("widefield", pair.widefield), ("confocal", pair.confocal)):
+        write_image(work / kind / name, sim.stack, "ZYX", pixel_um=sim.pixel_um, z_step_um=sim.z_step_um,
+                    metadata={**sim.metadata(), **pair.truth()})
+    print(f"{name}: shift {pair.shift_px[0]:+.1f}, {pair.shift_px[1]:+.1f} px, rotation {pair.rotation_deg:+.2f} deg, "
+          f"axial offset {pair.axial_offset_um:+.2f} um", flush=True)
+PY
+
+# 2. Deep-Z+ pairs (the simulated stacks have no stage drift: StackReg is skipped, it only adds
+#    spurious drift on sparse filament stacks) and, for the comparison, plain wide-field pairs
+[ -f "$WORK/dataset/manifest.json" ] || python -m deepz_fiji prepare "$WORK/widefield" --labels "$WORK/confocal" \
+  --out "$WORK/dataset" --patch "$PATCH" --planes "$HALF" --targets 4 --max-dz "$MAX_DZ" --no-stackreg --seed 0
+
+# 3. the Deep-Z+ model
+python -m deepz_fiji train "$WORK/dataset" --out "$OUT" --modality 'widefield->confocal' --preset small \
+  --warmup "$WARMUP" --iterations "$ITERATIONS" --batch "$BATCH" --val-every 200 --val-samples 512 --seed 0 \
+  --na 1.4 --wavelength-um 0.52 --immersion-index 1.515 \
+  --description "Deep-Z+ (wide-field -> confocal), 63x/1.4 NA oil, emission 520 nm, 0.1 um pixels, 0.2 um steps; trained on simulated misregistered wide-field/confocal pairs of filaments (examples/make_deepz_plus_model.sh)"
+
+if [ "$PLAIN" = 1 ]; then
+  # 4. a plain Deep-Z model on the same wide-field stacks, and the Fig. 5-style comparison
+  [ -f "$WORK/dataset-widefield/manifest.json" ] || python -m deepz_fiji prepare "$WORK/widefield" \
+    --out "$WORK/dataset-widefield" --patch "$PATCH" --planes "$HALF" --targets 4 --max-dz "$MAX_DZ" --seed 0
+  python -m deepz_fiji train "$WORK/dataset-widefield" --out "$OUT_PLAIN" --preset small \
+    --warmup "$WARMUP" --iterations "$ITERATIONS" --batch "$BATCH" --val-every 200 --val-samples 512 --seed 0 \
+    --na 1.4 --wavelength-um 0.52 --immersion-index 1.515 \
+    --description "Deep-Z (wide-field), 63x/1.4 NA oil, 0.1 um pixels, 0.2 um steps; the simulated wide-field stacks of examples/make_deepz_plus_model.sh"
+  python benchmarks/deepz_plus.py --deepz-plus "$OUT" --deepz "$OUT_PLAIN" --out "$WORK/benchmark"
+fi
