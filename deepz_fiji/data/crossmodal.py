@@ -44,12 +44,12 @@ from deepz_fiji.data.focus import FOCUS_MEASURES, PEAK_POINTS, axial_zero_point
 from deepz_fiji.data.normalize import estimate_normalization, normalize
 from deepz_fiji.data.prepare import (
     REGION_OVERLAP,
-    _check_same_calibration,
-    _check_settings,
-    _commit,
-    _fov_names,
-    _manifest,
-    _output_folder,
+    build_manifest,
+    check_same_calibration,
+    check_settings,
+    commit_dataset,
+    fov_names,
+    output_folder,
     split_fovs,
 )
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor
@@ -122,7 +122,7 @@ def prepare_crossmodal_dataset(
     planes kept on each side of a crop's zero point; ``max_dz_um`` limits |Δz|. The other
     arguments as in :func:`~deepz_fiji.data.prepare_dataset`.
     """
-    _check_settings(patch, planes, targets_per_input, shard_size)
+    check_settings(patch, planes, targets_per_input, shard_size)
     if fine not in FINE_MODES:
         raise DeepZError(f"unknown fine alignment {fine!r}; choose one of {', '.join(FINE_MODES)}")
     if focus_measure not in FOCUS_MEASURES:
@@ -131,8 +131,8 @@ def prepare_crossmodal_dataset(
     splits = split_fovs(len(groups), val_fraction, np.random.default_rng(seed))
     pre = preprocessor if preprocessor is not None else PythonPreprocessor()
     created = not Path(out_dir).exists()
-    out = _output_folder(out_dir, overwrite)
-    names = _fov_names([g[0][0] for g in groups])
+    out = output_folder(out_dir, overwrite)
+    names = fov_names([g[0][0] for g in groups])
     if grid is not None:
         names = [f"{name}-grid{grid[0]}x{grid[1]}" for name in names]
     staging = Path(tempfile.mkdtemp(prefix=".deepz-prepare-", dir=out))
@@ -161,13 +161,13 @@ def prepare_crossmodal_dataset(
                              "fluorescence above background and that --patch fits the shared field of view")
         if writers["val"].count == 0:
             log.warning("the validation stacks gave no pairs (no signal found in them)")
-        manifest = _manifest([g[0][0] for g in groups], fovs, writers, shards, pre, calibration, patch=patch,
+        manifest = build_manifest([g[0][0] for g in groups], fovs, writers, shards, pre, calibration, patch=patch,
                              planes=planes, targets_per_input=targets_per_input, val_fraction=val_fraction,
                              seed=seed, shard_size=shard_size, max_dz_um=max_dz_um)
         _crossmodal_manifest(manifest, groups, fovs, dz_values, calibration["z_step_um"], method=method,
                              model=model, fine=fine, grid=grid, tile_overlap=tile_overlap,
                              focus_measure=focus_measure)
-        _commit(staging, out, shards, manifest)
+        commit_dataset(staging, out, shards, manifest)
         done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -202,7 +202,7 @@ def _load_fov(
     for pair in group:
         for kind, path in zip(("widefield", "confocal"), pair, strict=True):
             stack = load_stack(path, z_step_um=z_step_um, pixel_um=pixel_um)
-            _check_same_calibration(calibration, stack)
+            check_same_calibration(calibration, stack)
             first.setdefault(kind, (stack.z_step_um, stack.pixel_um, stack.path))
             aligned, info = (stack.data, {"implementation": "none"}) if aligner is None else aligner.register(stack.data)
             loaded[kind].append(np.asarray(aligned, dtype=np.float32))

@@ -84,13 +84,13 @@ def prepare_dataset(
     while inputs come from ±``planes`` around the focus). ``align_planes=False`` skips the
     StackReg alignment (stacks known to be free of stage drift, e.g. simulated ones).
     """
-    _check_settings(patch, planes, targets_per_input, shard_size)
+    check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
     splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed))
     pre = preprocessor if preprocessor is not None else PythonPreprocessor()
     created = not Path(out_dir).exists()
-    out = _output_folder(out_dir, overwrite)
-    names = _fov_names(paths)
+    out = output_folder(out_dir, overwrite)
+    names = fov_names(paths)
     staging = Path(tempfile.mkdtemp(prefix=".deepz-prepare-", dir=out))
     done = False
     try:
@@ -99,7 +99,7 @@ def prepare_dataset(
         calibration: dict[str, float] = {}
         for index, path in enumerate(paths):
             stack = load_stack(path, z_step_um=z_step_um, pixel_um=pixel_um)
-            _check_same_calibration(calibration, stack)
+            check_same_calibration(calibration, stack)
             rng = np.random.default_rng([seed, index])
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
                                patch=patch, planes=planes, targets_per_input=targets_per_input,
@@ -114,10 +114,10 @@ def prepare_dataset(
                              "fluorescence above background")
         if writers["val"].count == 0:
             log.warning("the validation stacks gave no pairs (no signal found in them)")
-        manifest = _manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
+        manifest = build_manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
                              shard_size=shard_size, max_dz_um=max_dz_um)
-        _commit(staging, out, shards, manifest)
+        commit_dataset(staging, out, shards, manifest)
         done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -194,7 +194,7 @@ def _rounded(info: dict[str, Any], digits: int = 3) -> dict[str, Any]:
     return {key: rnd(value) for key, value in info.items()}
 
 
-def _check_settings(patch: int, planes: int, targets_per_input: int, shard_size: int) -> None:
+def check_settings(patch: int, planes: int, targets_per_input: int, shard_size: int) -> None:
     for name, value, least in (("patch", patch, 8), ("planes", planes, 1), ("targets per input", targets_per_input, 1),
                                ("shard size", shard_size, 1)):
         if int(value) != value or value < least:
@@ -203,7 +203,7 @@ def _check_settings(patch: int, planes: int, targets_per_input: int, shard_size:
         log.warning("patch %d px is not a multiple of 16; the Deep-Z U-Net pads such inputs", patch)
 
 
-def _check_same_calibration(calibration: dict[str, float], stack: Stack) -> None:
+def check_same_calibration(calibration: dict[str, float], stack: Stack) -> None:
     for key, value in (("z_step_um", stack.z_step_um), ("pixel_um", stack.pixel_um)):
         first = calibration.setdefault(key, value)
         if abs(first - value) > 0.01 * first:
@@ -213,7 +213,7 @@ def _check_same_calibration(calibration: dict[str, float], stack: Stack) -> None
             )
 
 
-def _output_folder(out_dir: str | Path, overwrite: bool) -> Path:
+def output_folder(out_dir: str | Path, overwrite: bool) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DeepZError(f"{out} is a file; give a folder for the dataset")
@@ -223,13 +223,13 @@ def _output_folder(out_dir: str | Path, overwrite: bool) -> Path:
     return out
 
 
-def _fov_names(paths: list[Path]) -> list[str]:
+def fov_names(paths: list[Path]) -> list[str]:
     """File stems, made unique with the index where two stacks share a stem."""
     stems = [p.stem for p in paths]
     return [s if stems.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
 
 
-def _commit(staging: Path, out: Path, shards: dict[str, list[Path]], manifest: dict[str, Any]) -> None:
+def commit_dataset(staging: Path, out: Path, shards: dict[str, list[Path]], manifest: dict[str, Any]) -> None:
     """Replace any previous dataset in ``out`` by the staged shards; the manifest comes last."""
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for split in SPLITS:
@@ -240,7 +240,7 @@ def _commit(staging: Path, out: Path, shards: dict[str, list[Path]], manifest: d
     write_json(out / MANIFEST_NAME, manifest)
 
 
-def _manifest(
+def build_manifest(
     paths: list[Path], fovs: list[dict[str, Any]], writers: dict[str, ShardWriter],
     shards: dict[str, list[Path]], pre: Preprocessor, calibration: dict[str, float], **settings: Any,
 ) -> dict[str, Any]:

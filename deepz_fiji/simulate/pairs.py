@@ -27,7 +27,7 @@ from scipy import ndimage as ndi
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.simulate.optics import Optics
 from deepz_fiji.simulate.samples import DEFAULT_CV, DEFAULT_PHOTONS, Grid
-from deepz_fiji.simulate.stack import SAMPLES, SimResult, _shape, simulate_stack, stack_optics
+from deepz_fiji.simulate.stack import SAMPLES, SimResult, image_shape, simulate_stack, stack_optics
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def simulate_misregistered_pair(
     if sample not in DENSITY_SAMPLES:
         raise DeepZError(f"misregistered pairs need a density sample ({', '.join(DENSITY_SAMPLES)}), got {sample!r}")
     optics = stack_optics(Optics.preset("oil-63x-1.4") if optics is None else optics, planes, z_range_um)
-    ny, nx = _shape(size)
+    ny, nx = image_shape(size)
     rng = np.random.default_rng(seed)
     sample_seed, wide_seed, conf_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
     if shift_px is None:

@@ -94,7 +94,7 @@ def stack_optics(optics: Optics, planes: int | None, z_range_um: tuple[float, fl
     return optics
 
 
-def _shape(size) -> tuple[int, int]:
+def image_shape(size) -> tuple[int, int]:
     sizes = (size, size) if np.isscalar(size) else tuple(size)
     if len(sizes) != 2:
         raise DeepZError(f"size must be an int or (height, width), got {size!r}")
@@ -165,7 +165,7 @@ def simulate_stack(
         array = np.asarray(sample)
         if array.ndim != 3:
             raise DeepZError(f"a sample array must be 3D (Z, Y, X), got shape {array.shape}")
-        if size is not None and _shape(size) != array.shape[1:]:
+        if size is not None and image_shape(size) != array.shape[1:]:
             raise DeepZError(f"size {size} does not match the sample array's {array.shape[1:]}")
         size = array.shape[1:]
         if planes is None and z_range_um is None:
@@ -175,7 +175,7 @@ def simulate_stack(
         if sample not in SAMPLES:
             raise DeepZError(f"unknown sample {sample!r}; choose one of {', '.join(SAMPLES)} or pass a 3D array")
         name, family = sample, _FAMILY.get(sample, "beads")
-    ny, nx = _shape(512 if size is None else size)
+    ny, nx = image_shape(512 if size is None else size)
     optics = stack_optics(optics, planes, z_range_um)
     grid = Grid(ny=ny, nx=nx, pixel_um=optics.pixel_um, z_um=optics.z_um, resolution_um=optics.lateral_resolution_um,
                 step_um=optics.z_step_um)
