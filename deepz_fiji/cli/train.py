@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     meta.add_argument("--wavelength-um", type=float, default=None, help="emission wavelength in µm (0.584)")
     meta.add_argument("--immersion-index", type=float, default=None, help="immersion refractive index")
     meta.add_argument("--modality", choices=("widefield", "widefield->confocal"), default=None,
-                      help="widefield, or widefield->confocal for Deep-Z+ (default widefield)")
+                      help="widefield, or widefield->confocal for Deep-Z+ (default: the dataset's, else widefield)")
     meta.add_argument("--description", default=None, help="free text stored in config.json")
     p.set_defaults(func=run_train)
 

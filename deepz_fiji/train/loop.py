@@ -204,8 +204,10 @@ def _emit(hook: EventHook | None, kind: str, **info: Any) -> None:
 
 
 def _dataset_fields(manifest: dict[str, Any]) -> dict[str, Any]:
-    """ModelConfig fields the dataset determines: calibration and the trained Δz range."""
+    """ModelConfig fields the dataset determines: calibration, trained Δz range, modality."""
     fields: dict[str, Any] = {}
+    if isinstance(manifest.get("modality"), str):
+        fields["modality"] = manifest["modality"]
     for key in ("pixel_um", "z_step_um"):
         if isinstance(manifest.get(key), (int, float)):
             fields[key] = float(manifest[key])
