@@ -26,6 +26,6 @@ for i in $(seq 1 "$FOVS"); do
 done
 [ -f "$WORK/dataset/manifest.json" ] || python -m deepz_fiji prepare "$WORK/stacks" --out "$WORK/dataset" \
   --patch "$PATCH" --planes 20 --max-dz 10 --targets 4 --seed 0 --no-stackreg
-python -m deepz_fiji train "$WORK/dataset" --out "$OUT" --preset small --warmup "$WARMUP" \
+python -m deepz_fiji train "$WORK/dataset" --out "$OUT" --name "$(basename "$OUT")" --preset small --warmup "$WARMUP" \
   --iterations "$ITERATIONS" --batch "$BATCH" --lr-g "$LR_G" --val-every 200 --val-samples 512 --seed 0 \
   --description "Deep-Z, 20x/0.75 NA air, emission 584 nm, 0.325 um pixels; trained on simulated beads, beads on planes, C. elegans-like nuclei and filaments (examples/make_default_model.sh)"

@@ -19,8 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-if ! $PY -c "import deepz_fiji, tensorflow, scyjava, pytest" >/dev/null 2>&1 \
-   || [ pyproject.toml -nt .setup-stamp ]; then
+# (re)install when something is missing, pyproject.toml changed, or deepz_fiji points elsewhere
+if ! (cd /tmp && $PY -c "import sys, pathlib, deepz_fiji, tensorflow, scyjava, pytest
+sys.exit(pathlib.Path(deepz_fiji.__file__).resolve().parents[1] != pathlib.Path(sys.argv[1]).resolve())" "$OLDPWD") \
+   >/dev/null 2>&1 || [ pyproject.toml -nt .setup-stamp ]; then
   echo "setup: installing the Python package and its dependencies"
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch .setup-stamp

@@ -1,0 +1,53 @@
+"""The shipped default model: a valid folder, plain-TensorFlow loadable, and it really refocuses."""
+
+import json
+
+import numpy as np
+import pytest
+
+from deepz_fiji.model import DEFAULT_MODEL, load_model
+from deepz_fiji.model.folder import resolve_model_path
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(None)
+
+
+def test_default_model_is_shipped_with_the_papers_setup(model):
+    assert model.config.name == DEFAULT_MODEL
+    assert model.path == resolve_model_path(DEFAULT_MODEL)
+    cfg = model.config
+    assert (cfg.dz_min_um, cfg.dz_max_um) == (-10.0, 10.0)
+    assert cfg.pixel_um == pytest.approx(0.325) and cfg.z_step_um == pytest.approx(0.5)
+    assert cfg.na == pytest.approx(0.75) and cfg.wavelength_um == pytest.approx(0.584)
+    assert cfg.modality == "widefield"
+    assert cfg.validation["val_mae"] < cfg.validation["baseline_mae_input_as_output"]
+    size_mb = sum(f.stat().st_size for f in model.path.rglob("*") if f.is_file()) / 2**20
+    assert size_mb < 50
+
+
+def test_saved_model_signature_loads_in_plain_tensorflow(model):
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(str(model.path / "saved_model")).signatures["serving_default"]
+    x = np.zeros((1, 64, 64, 2), np.float32)
+    out = serving(input=tf.constant(x))
+    assert list(out) == ["output"] and out["output"].shape == (1, 64, 64, 1)
+    np.testing.assert_allclose(out["output"].numpy(), model.predict(x), atol=1e-5)
+    json.loads((model.path / "config.json").read_text())
+
+
+def test_shipped_model_refocuses_a_held_out_bead_field_better_than_the_input(model):
+    from deepz_fiji.metrics import rmse
+    from deepz_fiji.refocus import refocus_plane
+    from deepz_fiji.simulate import simulate_stack
+
+    sim = simulate_stack("plane-beads", 128, seed=4242, z_range_um=(-6, 6), offset_um=-5.0, n_objects=12)
+    z = np.asarray(sim.z_um)
+    snapshot = sim.stack[int(np.argmin(np.abs(z)))]  # beads 5 µm out of focus
+    truth = sim.truth[int(np.argmin(np.abs(z + 5.0)))]
+    refocused = refocus_plane(snapshot, -5.0, model)
+    assert rmse(refocused, truth) < 0.7 * rmse(snapshot.astype(np.float32), truth)
