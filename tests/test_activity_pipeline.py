@@ -180,7 +180,8 @@ def test_refocus_stack_fn_drives_the_refocus_api():
     from deepz_fiji.model import ModelConfig
 
     class EchoDz:  # a model whose output is its DPM channel: plane k shows its own Δz
-        config = ModelConfig.from_preset("echo", "tiny", depth=3)
+        # cross-modality, so refocusing does not pin the (here uniform) output to the input background
+        config = ModelConfig.from_preset("echo", "tiny", depth=3, modality="widefield→confocal")
         receptive_field_px = 1
 
         def predict(self, x):

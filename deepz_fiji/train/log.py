@@ -44,9 +44,14 @@ class TrainingLog:
                 self.rows = [r for r in csv.DictReader(fh) if _number(r.get("iteration")) <= resume_iteration]
         self._writer = None
         if tensorboard:
-            import tensorflow as tf
+            try:
+                import tensorboard as _  # noqa: F401  (tf.summary needs it; TF 2.21 no longer pulls it in)
+            except ImportError:
+                log.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+            else:
+                import tensorflow as tf
 
-            self._writer = tf.summary.create_file_writer(str(self.folder / TENSORBOARD_DIR))
+                self._writer = tf.summary.create_file_writer(str(self.folder / TENSORBOARD_DIR))
 
     def record(self, row: dict[str, Any]) -> None:
         """Append a row (keys from :data:`COLUMNS`) and send its numbers to TensorBoard."""
