@@ -153,8 +153,14 @@ def check_range(dpm: np.ndarray | float, zmin: float, zmax: float, *, tolerance:
         raise DeepZError("the Δz map contains NaN or infinite values")
     lo, hi = float(values.min()), float(values.max())
     if lo < zmin - tolerance or hi > zmax + tolerance:
-        shown = f"{lo:g} µm" if lo == hi else f"{lo:g} … {hi:g} µm"
+        shown = f"{_um(lo)} µm" if _um(lo) == _um(hi) else f"{_um(lo)} … {_um(hi)} µm"
         raise DeepZError(
-            f"Δz {shown} is outside the model's trained range {zmin:g} … {zmax:g} µm; choose Δz inside it "
+            f"Δz {shown} is outside the model's trained range {_um(zmin)} … {_um(zmax)} µm; choose Δz inside it "
             "or allow extrapolation (results outside the trained range are unreliable)"
         )
+
+
+def _um(value: float) -> str:
+    """A distance for messages: at most two decimals, no trailing zeros (``-0`` shown as ``0``)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
