@@ -71,7 +71,11 @@ def test_model_folder_holds_the_best_generator(trained, dataset):
     x = np.stack([val["inputs"], np.broadcast_to(val["dz_um"][:, None, None] / 10.0, val["inputs"].shape)], -1)
     mae = float(np.mean(np.abs(model.predict(x)[..., 0] - val["targets"])))
     assert mae == pytest.approx(config["validation"]["val_mae"], rel=1e-4)
+    x[..., 1] *= -1  # the sign-flip diagnostic is the same pairs with -Δz
+    flipped = float(np.mean(np.abs(model.predict(x)[..., 0] - val["targets"])))
+    assert flipped == pytest.approx(config["validation"]["val_mae_dz_flipped"], rel=1e-4)
     rows = _log(out)
+    assert all(r["val_mae_dz_flipped"] for r in rows if r["val_mae"])
     assert [r["phase"] for r in rows][:2] == ["start", "warmup"] and rows[-1]["phase"] == "gan"
     assert float(rows[-1]["d_loss"]) > 0 and float(rows[-1]["g_adversarial"]) > 0
 

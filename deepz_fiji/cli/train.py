@@ -89,7 +89,8 @@ def run_train(args: argparse.Namespace) -> int:
         elif kind == "validation":
             mark = " *" if info["improved"] else ""
             tqdm.write(f"iteration {info['iteration']}: validation MAE {info['val_mae']:.5f} "
-                       f"(best {info['best_val_mae']:.5f}){mark}")
+                       f"(best {info['best_val_mae']:.5f}; with Δz signs flipped "
+                       f"{info['val_mae_dz_flipped']:.5f}){mark}")
 
     try:
         result = train(

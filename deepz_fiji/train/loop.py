@@ -139,12 +139,16 @@ def train(
 
     def validate(iteration: int, phase: str, sums: dict[str, list[float]]) -> None:
         val_mae = steps.validate(*val, batch=options.batch)
+        # the same pairs with the sign of Δz flipped: well above val_mae only if the network knows up from down
+        flipped = steps.validate(val[0], val[1], -val[2], batch=options.batch)
         improved = state.improve(val_mae, iteration)
         history.record({**_means(sums), "iteration": iteration, "phase": phase, "val_mae": val_mae,
+                        "val_mae_dz_flipped": flipped,
                         "best_val_mae": float(state.best_val_mae.numpy()), "time_s": round(elapsed(), 2)})
         state.save(iteration, elapsed())
         history.flush()
-        _emit(on_event, "validation", iteration=iteration, val_mae=val_mae, improved=improved,
+        _emit(on_event, "validation", iteration=iteration, val_mae=val_mae, val_mae_dz_flipped=flipped,
+              improved=improved,
               best_val_mae=float(state.best_val_mae.numpy()), generator=generator)
 
     if start == 0:
@@ -176,11 +180,13 @@ def train(
     # export the best generator (the checkpoint keeps the last state for extending the run)
     generator.load_weights(str(state.best_weights))
     final_mae = steps.validate(*val, batch=options.batch)
+    final_flipped = steps.validate(val[0], val[1], -val[2], batch=options.batch)
     config.training = _training_record(data, options, patch, command, init_from,
                                        resumed_from=start if resuming else None, iteration=total, seconds=elapsed())
     config.validation = {
         "metric": "mae", "val_mae": final_mae, "best_iteration": int(state.best_iteration.numpy()),
-        "baseline_mae_input_as_output": baseline, "val_pairs": int(len(val[2])),
+        "baseline_mae_input_as_output": baseline, "val_mae_dz_flipped": final_flipped,
+        "val_pairs": int(len(val[2])),
         "val_patch": int(val[0].shape[-1]),
     }
     config.versions = _versions(tf, keras)
