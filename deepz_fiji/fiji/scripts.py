@@ -179,37 +179,35 @@ def _parse_line(body: str) -> ScriptParameter | dict[str, Any]:
     return ScriptParameter(name=rest, type=first.group(0), io=io, attrs=attrs)
 
 
-def _take_parens(text: str) -> tuple[str, str]:
-    """Split ``'(a=1, b="x)") rest'`` into the text inside the balanced parentheses and the rest."""
+def _scan(text: str):
+    """Yield ``(index, char, depth)`` for characters outside quotes; depth counts open (/{ brackets
+    after the character is read."""
     depth, quote = 0, None
     for i, ch in enumerate(text):
         if quote:
             if ch == quote and text[i - 1] != "\\":
                 quote = None
-        elif ch in "\"'":
+            continue
+        if ch in "\"'":
             quote = ch
-        elif ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-            if depth == 0:
-                return text[1:i], text[i + 1:]
+            continue
+        depth += (ch in "({") - (ch in ")}")
+        yield i, ch, depth
+
+
+def _take_parens(text: str) -> tuple[str, str]:
+    """Split ``'(a=1, b="x)") rest'`` into the text inside the balanced parentheses and the rest."""
+    for i, ch, depth in _scan(text):
+        if ch in ")}" and depth == 0:
+            return text[1:i], text[i + 1:]
     raise DeepZError(f"unbalanced parentheses or quotes in {text!r}")
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
-    parts, depth, quote, start = [], 0, None, 0
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote and text[i - 1] != "\\":
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-        elif ch == sep and depth == 0:
+    """Split ``text`` at ``sep`` outside quotes and brackets."""
+    parts, start = [], 0
+    for i, ch, depth in _scan(text):
+        if ch == sep and depth == 0:
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
