@@ -214,3 +214,48 @@ def test_align_planes_false_skips_stackreg_and_says_so(tmp_path):
     manifest = prepare_dataset(sorted(tmp_path.glob("s*.tif")), tmp_path / "ds", patch=32, planes=4,
                                targets_per_input=2, align_planes=False, val_fraction=0.5)
     assert all(f["registration"]["implementation"].startswith("none") for f in manifest["fovs"])
+
+
+def test_clean_targets_come_from_the_noiseless_stacks_normalised_like_the_input(tmp_path):
+    from deepz_fiji.data import prepare_dataset, read_dataset
+    from deepz_fiji.data.normalize import estimate_normalization, normalize
+    from deepz_fiji.io import write_image
+
+    rng = np.random.default_rng(0)
+    for folder in ("noisy", "truth"):
+        (tmp_path / folder).mkdir()
+    for i in range(2):
+        clean = blob_stack(seed=i).astype(np.float32)
+        noisy = clean + rng.normal(0, 0.02 * clean.max(), clean.shape).astype(np.float32)
+        write_image(tmp_path / "noisy" / f"s{i}.tif", noisy, "ZYX", pixel_um=0.325, z_step_um=0.5)
+        write_image(tmp_path / "truth" / f"s{i}.tif", clean, "ZYX", pixel_um=0.325, z_step_um=0.5)
+    with pytest.raises(DeepZError, match="no-stackreg"):
+        prepare_dataset(tmp_path / "noisy", tmp_path / "x", patch=32, planes=4, clean_targets=tmp_path / "truth")
+    manifest = prepare_dataset(tmp_path / "noisy", tmp_path / "ds", patch=32, planes=4, targets_per_input=2,
+                               val_fraction=0.5, align_planes=False, clean_targets=tmp_path / "truth")
+    assert manifest["targets"] == "noiseless stacks"
+    pairs = read_dataset(tmp_path / "ds").load_split("train")
+    fov = int(pairs["fov"][0])
+    noisy = read_image_data(tmp_path / "noisy" / f"s{fov}.tif")
+    clean = read_image_data(tmp_path / "truth" / f"s{fov}.tif")
+    from deepz_fiji.data import extended_depth_of_field
+
+    params = estimate_normalization(extended_depth_of_field(noisy)[0])
+    k = 0
+    t, i = int(pairs["target_plane"][k]), int(pairs["input_plane"][k])
+    y, x = _region_origin(manifest, fov, int(pairs["region"][k]))
+    np.testing.assert_allclose(pairs["targets"][k], normalize(clean, params)[t, y:y + 32, x:x + 32], atol=1e-5)
+    np.testing.assert_allclose(pairs["inputs"][k], normalize(noisy, params)[i, y:y + 32, x:x + 32], atol=1e-5)
+
+
+def read_image_data(path):
+    from deepz_fiji.io import read_image
+
+    return read_image(path).data.astype(np.float32)
+
+
+def _region_origin(manifest, fov, region):
+    entry = next(f for f in manifest["fovs"] if f["index"] == fov)
+    row = entry["regions"][region]
+    columns = entry["region_columns"]
+    return int(row[columns.index("y")]), int(row[columns.index("x")])

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder (default: $DEEPZ_FIJI_DIR)")
     p.add_argument("--shard-size", type=int, default=512, help="pairs per shard file (default 512)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in DATASET")
+    p.add_argument("--clean-targets", type=Path, metavar="TRUTH_DIR", default=None,
+                   help="noiseless stacks of the same fields (deepz simulate --truth): targets come from them "
+                        "(needs --no-stackreg)")
     p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
                    help="largest |Δz| of a pair in µm (default: any two kept planes)")
     plus = p.add_argument_group("Deep-Z+ (wide-field inputs, confocal targets)")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         if args.labels is None:
             manifest = prepare_dataset(args.stacks, args.out,
                                        targets_per_input=8 if args.targets is None else args.targets,
-                                       align_planes=args.align_planes is not False, **common)
+                                       align_planes=args.align_planes is not False,
+                                       clean_targets=args.clean_targets, **common)
         else:
             from deepz_fiji.data.crossmodal import TARGETS_PER_INPUT, prepare_crossmodal_dataset
 

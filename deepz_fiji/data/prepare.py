@@ -73,6 +73,7 @@ def prepare_dataset(
     overwrite: bool = False,
     max_dz_um: float | None = None,
     align_planes: bool = True,
+    clean_targets: str | Path | Iterable[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -83,9 +84,19 @@ def prepare_dataset(
     ``max_dz_um`` limits |Δz| of the pairs (e.g. 10 µm for a model trained on −10 … +10 µm
     while inputs come from ±``planes`` around the focus). ``align_planes=False`` skips the
     StackReg alignment (stacks known to be free of stage drift, e.g. simulated ones).
+    ``clean_targets``: noiseless stacks of the same fields (e.g. ``deepz simulate --truth``), paired
+    by file name or sorted order; targets are taken from them, normalised like their input stack.
     """
     check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
+    clean_paths: list[Path | None] = [None] * len(paths)
+    if clean_targets is not None:
+        from deepz_fiji.data.crossmodal import pair_stack_files
+
+        if align_planes:
+            raise DeepZError("noiseless targets come from simulated, drift-free stacks: add --no-stackreg")
+        pairs = dict(pair_stack_files(paths, clean_targets))
+        clean_paths = [pairs[p] for p in paths]
     splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed))
     pre = preprocessor if preprocessor is not None else PythonPreprocessor()
     created = not Path(out_dir).exists()
@@ -101,9 +112,15 @@ def prepare_dataset(
             stack = load_stack(path, z_step_um=z_step_um, pixel_um=pixel_um)
             check_same_calibration(calibration, stack)
             rng = np.random.default_rng([seed, index])
+            clean = None
+            if clean_paths[index] is not None:
+                clean = load_stack(clean_paths[index], z_step_um=z_step_um, pixel_um=pixel_um).data
+                if clean.shape != stack.data.shape:
+                    raise DeepZError(f"noiseless stack {clean_paths[index].name} has shape {clean.shape}, its input "
+                                     f"{path.name} {stack.data.shape}; give the truth of the same field")
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
                                patch=patch, planes=planes, targets_per_input=targets_per_input,
-                               max_dz_um=max_dz_um, align_planes=align_planes)
+                               max_dz_um=max_dz_um, align_planes=align_planes, clean=clean)
             fovs.append(fov)
             del stack
             if progress is not None:
@@ -116,7 +133,8 @@ def prepare_dataset(
             log.warning("the validation stacks gave no pairs (no signal found in them)")
         manifest = build_manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
-                             shard_size=shard_size, max_dz_um=max_dz_um)
+                             shard_size=shard_size, max_dz_um=max_dz_um,
+                             targets="noiseless stacks" if clean_targets is not None else "the input stacks")
         commit_dataset(staging, out, shards, manifest)
         done = True
     finally:
@@ -130,7 +148,7 @@ def prepare_dataset(
 def _process_fov(
     stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
     rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
-    max_dz_um: float | None = None, align_planes: bool = True,
+    max_dz_um: float | None = None, align_planes: bool = True, clean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
     if align_planes:
@@ -141,6 +159,7 @@ def _process_fov(
     edf, edf_info = pre.edf(registered)
     params = estimate_normalization(edf)
     normalized = normalize(registered, params)
+    target_source = normalized if clean is None else normalize(np.asarray(clean, np.float32), params)
     del registered
     mask = signal_mask(normalize(edf, params))
     regions = cover_mask(mask, patch, overlap=REGION_OVERLAP)
@@ -150,6 +169,7 @@ def _process_fov(
     pairs = 0
     for region_index, (y, x) in enumerate(regions):
         crop = normalized[:, y : y + patch, x : x + patch]
+        target_crop = target_source[:, y : y + patch, x : x + patch]
         middle = middle_plane(crop)
         kept = kept_planes(middle, crop.shape[0], planes)
         max_offset = None if max_dz_um is None else int(np.floor(max_dz_um / stack.z_step_um + 1e-6))
@@ -158,7 +178,7 @@ def _process_fov(
             sel = inputs == plane
             i, t = inputs[sel], targets[sel]
             n = len(i)
-            writer.add(inputs=crop[i], targets=crop[t], dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
+            writer.add(inputs=crop[i], targets=target_crop[t], dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
                        fov=np.full(n, index, np.int32), input_plane=i, target_plane=t,
                        region=np.full(n, region_index, np.int32))
         pairs += len(inputs)
