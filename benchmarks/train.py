@@ -59,7 +59,7 @@ def bench_preset(preset: str, patch: int, batch: int, iterations: int, g_steps: 
     config = ModelConfig.from_preset(preset, preset)
     options = TrainConfig(batch=batch, g_steps=g_steps, d_steps=d_steps, shuffle_buffer=4 * batch)
     keras.utils.set_random_seed(0)
-    gen, disc = generator_for(config), build_discriminator(config.width)
+    gen, disc = generator_for(config), build_discriminator(config.width, intensity_gain=config.intensity_gain)
     steps = GanSteps(gen, disc, keras.optimizers.Adam(1e-4), keras.optimizers.Adam(3e-5),
                      alpha=options.alpha, dpm_scale_um=config.dpm_scale_um)
     batches = iter(training_stream(data, options, patch))

@@ -57,12 +57,21 @@ def test_json_round_trip(tmp_path):
         ({"modality": "confocal"}, "modality"),
         ({"receptive_field_px": 0}, "receptive_field_px"),
         ({"normalization": "triangle"}, "normalization"),
+        ({"intensity_gain": 0}, "intensity_gain"),
+        ({"intensity_gain": float("nan")}, "intensity_gain"),
     ],
 )
 def test_invalid_field_is_named(tmp_path, edit, field):
     data = {**ModelConfig.from_preset("m", "tiny").to_dict(), **edit}
     with pytest.raises(DeepZError, match=field):
         ModelConfig.from_json(json.dumps(data))
+
+
+def test_intensity_gain_defaults_to_the_papers_one_for_older_configs():
+    data = ModelConfig.from_preset("m", "tiny", intensity_gain=20).to_dict()
+    assert ModelConfig.from_dict(data).intensity_gain == 20.0
+    del data["intensity_gain"]
+    assert ModelConfig.from_dict(data).intensity_gain == 1.0
 
 
 @pytest.mark.parametrize("field", ["name", "width", "depth", "dpm_scale_um", "dz_min_um"])

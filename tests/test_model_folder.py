@@ -77,6 +77,16 @@ def test_keras_weights_match_the_saved_model(tiny_folder):
     np.testing.assert_allclose(model.keras_generator()(x).numpy(), model.predict(x), atol=1e-5)
 
 
+def test_a_gained_generator_survives_the_folder_round_trip(tmp_path):
+    config = ModelConfig.from_preset("gained", "tiny", depth=3, intensity_gain=20.0)
+    gen = build_generator(config.width, config.depth, intensity_gain=config.intensity_gain)
+    model = load_model(save_model_folder(tmp_path / "gained", gen, config))
+    x = np.random.default_rng(4).random((1, 16, 16, 2), dtype=np.float32) * [0.05, 1.0]
+    want = gen(x).numpy()
+    np.testing.assert_allclose(model.predict(x), want, atol=1e-6)
+    np.testing.assert_allclose(model.keras_generator()(x).numpy(), want, atol=1e-6)
+
+
 def test_names_resolve_in_models_dir_and_unknown_names_list_them(tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPZ_MODELS_DIR", str(tiny_folder[0].parent))
     assert available_models()["tiny-test"] == tiny_folder[0]

@@ -48,6 +48,21 @@ def test_tiny_generator_keeps_any_multiple_of_its_size():
     assert y.shape == (2, 24, 40, 1) and y.dtype == np.float32 and np.isfinite(y).all()
 
 
+def test_intensity_gain_is_a_weightless_rescaling_of_image_in_and_output_out():
+    """G_g(x, dpm) = G_1(g·x, dpm) / g with the same weights; the DPM channel is not scaled."""
+    gain = 20.0
+    plain, gained = build_generator(1 / 16, 3), build_generator(1 / 16, 3, intensity_gain=gain)
+    assert gained.count_params() == plain.count_params()
+    gained.set_weights(plain.get_weights())
+    x = np.random.default_rng(1).random((2, 16, 24, 2), dtype=np.float32) * [0.05, 1.0]
+    scaled = x * np.array([gain, 1.0], np.float32)
+    np.testing.assert_allclose(gained(x).numpy(), plain(scaled).numpy() / gain, rtol=1e-5, atol=1e-7)
+    d_plain, d_gained = build_discriminator(1 / 16), build_discriminator(1 / 16, intensity_gain=gain)
+    d_gained.set_weights(d_plain.get_weights())
+    z = x[..., :1]
+    np.testing.assert_allclose(d_gained(z).numpy(), d_plain(z * gain).numpy(), rtol=1e-5)
+
+
 def test_padding_replicates_edges_and_residual_pads_zeros():
     x = np.arange(12, dtype=np.float32).reshape(1, 3, 4, 1)
     padded = EdgePad2D()(x).numpy()[0, ..., 0]

@@ -129,10 +129,14 @@ def test_init_from_transfers_weights_and_checks_the_architecture(trained, datase
         if kind == "validation" and info["iteration"] == 0:
             start["weights"] = info["generator"].get_weights()
 
-    train(dataset, tmp_path / "transfer", preset="tiny", init_from=trained[0], on_event=capture,
-          options=TrainConfig(warmup=1, iterations=0, batch=4))
+    with pytest.raises(DeepZError, match="intensity gain"):
+        train(dataset, tmp_path / "regained", preset="tiny", init_from=trained[0], options=QUICK,
+              model_fields={"intensity_gain": source.config.intensity_gain + 1})
+    result = train(dataset, tmp_path / "transfer", preset="tiny", init_from=trained[0], on_event=capture,
+                   options=TrainConfig(warmup=1, iterations=0, batch=4))
     for a, b in zip(start["weights"], source.keras_generator().get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert load_model(result.path).config.intensity_gain == source.config.intensity_gain
 
 
 @pytest.mark.slow

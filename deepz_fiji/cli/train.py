@@ -10,7 +10,7 @@ import sys
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
                 "augment")
-_MODEL_ARGS = ("na", "wavelength_um", "immersion_index", "modality", "description")
+_MODEL_ARGS = ("intensity_gain", "na", "wavelength_um", "immersion_index", "modality", "description")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="architecture preset (default small: width 0.25; paper: 25.6 M parameters)")
     arch.add_argument("--width", type=float, default=None, help="channel width multiplier (overrides the preset)")
     arch.add_argument("--depth", type=int, default=None, help="number of down blocks (default 5)")
+    arch.add_argument("--intensity-gain", type=float, default=None,
+                      help="fixed factor on the image inside the network, undone at its output (default 20; "
+                           "1 is the paper's network; --init-from keeps the source model's)")
     arch.add_argument("--init-from", default=None, metavar="MODEL",
                       help="start from this model's generator weights (name or folder; same architecture)")
     run = p.add_argument_group("training (paper defaults)")

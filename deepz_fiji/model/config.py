@@ -69,6 +69,7 @@ class ModelConfig:
     width: float = 1.0
     depth: int = 5
     dpm_scale_um: float = 10.0
+    intensity_gain: float = 1.0
     dz_min_um: float = -10.0
     dz_max_um: float = 10.0
     pixel_um: float = 0.325
@@ -129,13 +130,13 @@ class ModelConfig:
         for key, typ in types.items():
             if not isinstance(getattr(self, key), typ):
                 raise bad(key, f"must be a {typ.__name__}, got {type(getattr(self, key)).__name__}")
-        for key in ("width", "dpm_scale_um", "pixel_um", "z_step_um", "na", "wavelength_um",
-                    "dz_min_um", "dz_max_um"):
+        for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na",
+                    "wavelength_um", "dz_min_um", "dz_max_um"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise bad(key, f"must be a finite number, got {value!r}")
             setattr(self, key, float(value))
-        for key in ("width", "dpm_scale_um", "pixel_um", "z_step_um", "na", "wavelength_um"):
+        for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na", "wavelength_um"):
             if getattr(self, key) <= 0:
                 raise bad(key, f"must be > 0, got {getattr(self, key)}")
         for key in ("depth", "format_version"):

@@ -16,11 +16,12 @@ from deepz_fiji.model.layers import BIAS_INIT, LeakyReLU, conv3x3
 LEAKY_SLOPE = 0.01
 
 
-def build_discriminator(width: float = 1.0, blocks: int = 6, *, name: str = "discriminator") -> keras.Model:
-    """Build the discriminator for a width multiplier."""
+def build_discriminator(width: float = 1.0, blocks: int = 6, *, intensity_gain: float = 1.0,
+                        name: str = "discriminator") -> keras.Model:
+    """Build the discriminator for a width multiplier (its input scaled by the generator's gain)."""
     w = discriminator_widths(width, blocks)
     inputs = keras.Input(shape=(None, None, 1), name="image", dtype="float32")
-    z = inputs
+    z = inputs if intensity_gain == 1 else keras.layers.Rescaling(intensity_gain, name="input_gain")(inputs)
     for i in range(blocks):
         z = conv3x3(z, w["i1"][i], f"block{i + 1}_conv1")
         z = LeakyReLU(LEAKY_SLOPE, name=f"block{i + 1}_lrelu1")(z)

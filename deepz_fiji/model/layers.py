@@ -72,6 +72,23 @@ class LeakyReLU(keras.layers.Layer):
         return {**super().get_config(), "slope": self.slope}
 
 
+@keras.saving.register_keras_serializable(package="deepz")
+class ChannelGain(keras.layers.Layer):
+    """Multiply channel ``channel`` of the input by a fixed ``gain`` (the others pass unchanged)."""
+
+    def __init__(self, gain: float, channel: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.gain = float(gain)
+        self.channel = int(channel)
+
+    def call(self, x):
+        scale = tf.one_hot(self.channel, tf.shape(x)[-1], on_value=self.gain, off_value=1.0, dtype=x.dtype)
+        return x * scale
+
+    def get_config(self):
+        return {**super().get_config(), "gain": self.gain, "channel": self.channel}
+
+
 def conv3x3(x, channels: int, name: str, *, strides: int = 1, activation=None):
     """Edge-pad one pixel, then a 'valid' 3×3 convolution (Xavier weights, bias 0.1)."""
     x = EdgePad2D(name=f"{name}_pad")(x)

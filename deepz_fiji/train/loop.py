@@ -25,6 +25,10 @@ from deepz_fiji.model.config import ModelConfig
 from deepz_fiji.model.folder import CONFIG_FILE, SAVED_MODEL_DIR, load_model, save_model_folder
 from deepz_fiji.train.options import TrainConfig
 
+#: Intensity gain of newly trained generators (see :mod:`deepz_fiji.model.generator`): with the
+#: paper's gain of 1, CPU-length runs learned how far to refocus but not in which direction.
+DEFAULT_INTENSITY_GAIN = 20.0
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -101,11 +105,12 @@ def train(
         init_from = run.get("init_from")
     else:
         options = TrainConfig.from_dict(given)
+        fields.setdefault("intensity_gain", _gain_of(init_from) if init_from is not None else DEFAULT_INTENSITY_GAIN)
         config = ModelConfig.from_preset(name or out.name, preset or "small", width=width, depth=depth, **fields)
 
     keras.utils.set_random_seed(options.seed)
     generator = generator_for(config)
-    discriminator = build_discriminator(config.width)
+    discriminator = build_discriminator(config.width, intensity_gain=config.intensity_gain)
     g_opt = keras.optimizers.Adam(learning_rate=options.lr_g)
     d_opt = keras.optimizers.Adam(learning_rate=options.lr_d)
     state = TrainingState(out, generator, discriminator, g_opt, d_opt)
@@ -254,12 +259,20 @@ def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfi
     return TrainConfig.from_dict({**saved_options, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE}})
 
 
+def _gain_of(init_from: str | Path) -> float:
+    """The intensity gain of the model a run starts from (its weights only make sense with it)."""
+    return load_model(init_from).config.intensity_gain
+
+
 def _init_generator(generator: Any, config: ModelConfig, init_from: str | Path) -> None:
     source = load_model(init_from)
     if not source.config.same_architecture(config):
         raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
                          f"{source.config.depth}, which does not match this network (width {config.width}, "
                          f"depth {config.depth}); choose the same --preset/--width/--depth")
+    if source.config.intensity_gain != config.intensity_gain:
+        raise DeepZError(f"--init-from model {source.name!r} was trained with intensity gain "
+                         f"{source.config.intensity_gain}, not {config.intensity_gain}; drop --intensity-gain")
     generator.set_weights(source.keras_generator().get_weights())
     log.info("generator initialised from %s", source.path)
 
