@@ -58,12 +58,41 @@ def test_stack_register_recovers_a_known_drift():
     plane = blob_stack((1, 80, 80), n_blobs=20, focus=0, sigma0=2.0, noise=0.0, seed=2)[0]
     drift = [(0.0, 0.0), (1.5, -2.0), (3.0, -1.0), (4.0, 2.5)]
     stack = np.stack([ndi.shift(plane, d, order=3, mode="nearest") for d in drift])
-    aligned, info = stack_register(stack)
+    aligned, info = stack_register(stack, reference="previous")
     assert info["implementation"] == "python:pystackreg" and info["reference"] == "previous"
     np.testing.assert_allclose(info["drift_px"], drift, atol=0.15)
     inner = (slice(None), slice(8, -8), slice(8, -8))
     residual = np.abs(aligned[inner] - aligned[0][inner[1:]]).max()
     assert residual < 0.05 * np.abs(stack[inner] - stack[0][inner[1:]]).max()
+
+
+@pytest.fixture(scope="module")
+def sparse_bead_stack():
+    from deepz_fiji.simulate import simulate_stack
+
+    sim = simulate_stack("plane-beads", 128, seed=11, z_range_um=(-8, 8), n_objects=25)
+    return np.asarray(sim.stack, np.float32), int(np.argmin(np.abs(np.asarray(sim.z_um))))
+
+
+def test_focus_reference_does_not_invent_drift_on_blurred_planes(sparse_bead_stack):
+    """Chaining through far-defocused sparse planes adds up biased steps; from the focus it stops."""
+    stack, _ = sparse_bead_stack
+    _, chained = stack_register(stack, reference="previous")
+    _, focus = stack_register(stack)
+    assert focus["reference"] == "focus" and chained["max_drift_px"] > 2.0
+    drift = np.array(focus["drift_px"])
+    assert np.hypot(*(drift - drift[focus["anchor_plane"]]).T).max() < 1.0
+
+
+def test_focus_reference_recovers_drift_near_the_focus(sparse_bead_stack):
+    stack, f = sparse_bead_stack
+    applied = np.array([[0.15 * (z - f), -0.2 * (z - f)] for z in range(len(stack))])
+    moved = np.stack([ndi.shift(p, d, order=1, mode="nearest") for p, d in zip(stack, applied, strict=True)])
+    _, info = stack_register(moved)
+    drift = np.array(info["drift_px"])
+    near = np.abs(np.arange(len(stack)) - f) <= 6  # ±3 µm
+    assert info["anchor_plane"] == f
+    np.testing.assert_allclose(drift[near] - drift[f], applied[near], atol=0.5)
 
 
 def test_stack_register_rejects_a_single_image():

@@ -23,7 +23,12 @@ from deepz_fiji.errors import DeepZError
 
 log = logging.getLogger(__name__)
 
-_REFERENCES = ("previous", "first", "mean")
+_REFERENCES = ("focus", "previous", "first", "mean")
+#: Largest plausible stage drift between neighbouring planes (px) for ``reference='focus'``.
+MAX_STEP_PX = 3.0
+#: ``reference='focus'`` registers planes whose contrast (std / mean) is at least this fraction
+#: of the sharpest plane's.
+MIN_CONTRAST = 0.25
 
 
 @runtime_checkable
@@ -48,12 +53,17 @@ class Preprocessor(Protocol):
 
 
 def stack_register(
-    stack: np.ndarray, *, reference: str = "previous"
+    stack: np.ndarray, *, reference: str = "focus", max_step_px: float = MAX_STEP_PX
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Rigid-body (translation + rotation) alignment of the planes of a ZYX stack (StackReg).
 
-    ``reference``: ``'previous'`` (each plane to its aligned predecessor, as Fiji's StackReg),
-    ``'first'`` or ``'mean'``. Returns the aligned stack (float32, same shape) and an info dict
+    ``reference``: ``'focus'`` (default: as Fiji's StackReg run from the sharpest plane, each
+    plane goes to its aligned neighbour towards that plane, outwards in both directions),
+    ``'previous'`` (each plane to its aligned predecessor, from the first), ``'first'`` or
+    ``'mean'``. With ``'focus'``, a neighbour-to-neighbour step that moves more than
+    ``max_step_px`` or turns more than 1° is taken as a failure on featureless, far-defocused
+    planes (not stage drift) and replaced by no step; such steps are counted in
+    ``info['rejected_steps']``. Returns the aligned stack (float32, same shape) and an info dict
     with the per-plane drift ``drift_px`` ([dy, dx] that was removed) and ``rotation_deg``.
     """
     from pystackreg import StackReg
@@ -71,7 +81,11 @@ def stack_register(
         return stack.astype(np.float32, copy=True), info
     reg = StackReg(StackReg.RIGID_BODY)
     data = stack.astype(np.float32, copy=False)  # pystackreg converts plane by plane
-    tmats = reg.register_stack(data, reference=reference, axis=0, suppress_axis_warning=True)
+    if reference == "focus":
+        tmats, rejected, anchor = _register_from_focus(reg, data, max_step_px)
+        info.update(anchor_plane=anchor, rejected_steps=rejected, max_step_px=max_step_px)
+    else:
+        tmats = reg.register_stack(data, reference=reference, axis=0, suppress_axis_warning=True)
     out = np.empty(stack.shape, dtype=np.float32)
     for z in range(stack.shape[0]):  # plane by plane: no float64 copy of the whole stack
         identity = np.allclose(tmats[z], np.eye(3), atol=1e-6)
@@ -87,6 +101,42 @@ def stack_register(
     return out, info
 
 
+def plane_contrast(stack: np.ndarray) -> np.ndarray:
+    """Per-plane contrast (std / |mean| after a σ = 1 px Gaussian against noise) of a ZYX stack.
+
+    Its maximum is the plane registration starts from (``reference='focus'``, Fiji's StackReg).
+    """
+    from scipy import ndimage as ndi
+
+    smooth = (ndi.gaussian_filter(np.asarray(plane, np.float32), 1.0) for plane in as_stack(stack))
+    return np.array([p.std() / max(abs(float(p.mean())), 1e-12) for p in smooth])
+
+
+def _register_from_focus(reg: Any, data: np.ndarray, max_step_px: float) -> tuple[np.ndarray, int, int]:
+    """Transforms of every plane, chained neighbour to neighbour outwards from the sharpest one.
+
+    The chain stops (further planes keep the last transform) where a plane's contrast falls
+    below :data:`MIN_CONTRAST` of the sharpest plane's: on such blurred planes the step
+    estimates are biased by a few tenths of a pixel each, and the bias adds up.
+    """
+    n = data.shape[0]
+    contrast = plane_contrast(data)
+    anchor = int(np.argmax(contrast))
+    tmats = np.repeat(np.eye(3)[None], n, axis=0)
+    rejected = 0
+    for direction in (1, -1):
+        trusted = True
+        for z in range(anchor + direction, n if direction > 0 else -1, direction):
+            neighbour = z - direction
+            trusted = trusted and contrast[z] >= MIN_CONTRAST * contrast[anchor]
+            step = reg.register(data[neighbour], data[z]) if trusted else np.eye(3)
+            turn = abs(np.degrees(np.arctan2(step[1, 0], step[0, 0])))
+            if np.hypot(step[0, 2], step[1, 2]) > max_step_px or turn > 1.0:
+                step, rejected = np.eye(3), rejected + 1
+            tmats[z] = step @ tmats[neighbour]  # pystackreg's composition for 'previous'
+    return tmats, rejected, anchor
+
+
 class PythonPreprocessor:
     """The default preprocessor: pystackreg, numpy EDF and scikit-image stitching."""
 
@@ -95,7 +145,7 @@ class PythonPreprocessor:
     def __init__(
         self,
         *,
-        reference: str = "previous",
+        reference: str = "focus",
         edf_method: str = "variance",
         edf_radius: int = 2,
         edf_smoothing: float = 2.0,

@@ -65,20 +65,24 @@ class FijiPreprocessor:
         return {**info, "fiji_fallback": reason}
 
     def register(self, stack: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        """Rigid-body alignment of a ZYX stack with StackReg (anchored on the first plane)."""
+        """Rigid-body alignment of a ZYX stack with StackReg, run from its sharpest plane."""
         reason = self._missing(STACKREG)
         if reason:
             from deepz_fiji.data import stack_register
 
             out, info = stack_register(stack)
             return out, self._fallback(info, reason)
+        from deepz_fiji.data.preprocess import plane_contrast
+
         stack = np.asarray(stack, dtype=np.float32)
         imp = convert.numpy_to_imageplus(stack, "ZYX", title="deepz-stackreg")
-        imp.setSlice(1)
+        anchor = int(np.argmax(plane_contrast(stack)))
+        imp.setSlice(anchor + 1)  # StackReg keeps the current slice and works outwards from it
         self.host.IJ.run(imp, STACKREG, "transformation=[Rigid Body]")
         out = convert.imageplus_to_numpy(imp).data.astype(np.float32).reshape(stack.shape)
         imp.close()
-        return out, {"implementation": "fiji:StackReg", "transformation": "rigid_body", "reference": "previous"}
+        return out, {"implementation": "fiji:StackReg", "transformation": "rigid_body", "reference": "focus",
+                     "anchor_plane": anchor}
 
     def edf(self, stack: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """Extended depth of field of a ZYX stack with the BIG-EPFL plugin (easy mode)."""
