@@ -102,6 +102,16 @@ def test_kill_and_resume_continues_from_the_checkpoint(dataset, tmp_path):
     # a finished run can be extended; asking for fewer iterations than done is refused
     with pytest.raises(DeepZError, match="already been trained for 12"):
         train(dataset, out, options={"iterations": 2})
+    # the schedule may change by hand on resume: a longer warm-up, a (here vanishing) learning rate
+    weights = {}
+    resumed = train(dataset, out, options={"warmup": 10, "iterations": 4, "lr_g": 1e-12},
+                    on_event=lambda kind, info: weights.setdefault(kind, info["generator"].get_weights()))
+    assert resumed.finished and resumed.iteration == 14
+    after = load_model(out).keras_generator().get_weights()
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights["resumed"], after, strict=True))
+    assert moved < 1e-8  # the checkpoint's learning rate (1e-4) would move them by ~1e-4 per step
+    record = json.loads((out / "config.json").read_text())["training"]
+    assert record["warmup_iterations"] == 10 and record["options"]["lr_g"] == 1e-12
     with pytest.raises(DeepZError, match="batch=4, not 8"):
         train(dataset, out, options={"iterations": 20, "batch": 8})
     with pytest.raises(DeepZError, match="width 0.0625"):

@@ -119,6 +119,7 @@ def train(
 
     if resuming:
         start = state.restore()
+        g_opt.learning_rate, d_opt.learning_rate = options.lr_g, options.lr_d  # not the checkpoint's
         if start > options.total_iterations:
             raise DeepZError(f"{out} has already been trained for {start} iterations, more than the "
                              f"{options.total_iterations} asked for; ask for more with --iterations")
@@ -245,12 +246,13 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
                              f"--preset {config.preset} or train into a new folder")
 
 
-#: Options a resumed run may change; the others must stay as the run started.
-RESUME_CHANGEABLE = ("iterations", "val_every", "log_every")
+#: Options a resumed run may change (run length, schedule by hand, logging cadence); the
+#: others must stay as the run started.
+RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:
-    """The saved options of a run, with the run length (and logging cadence) updated."""
+    """The saved options of a run, with the run length, learning rates and logging cadence updated."""
     saved_options = TrainConfig.from_dict(saved).to_dict()
     for key, value in given.items():
         if key not in RESUME_CHANGEABLE and key in saved_options and value != saved_options[key]:
