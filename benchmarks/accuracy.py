@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -36,9 +37,11 @@ def evaluate(model, sample: str, fovs: int, size: int, dz: tuple[float, ...]) ->
         for d in dz:
             truth = sim.truth[int(np.argmin(np.abs(z - d)))]
             pred = refocus_plane(snapshot, d, model)
+            mirrored = refocus_plane(snapshot, -d, model)  # a network that confuses up and down
             base = snapshot.astype(np.float32)
             rows.append({"sample": sample, "fov": fov, "dz_um": d,
                          "rmse": rmse(pred, truth), "rmse_input": rmse(base, truth),
+                         "rmse_mirrored": rmse(mirrored, truth),
                          "ssim": ssim(pred, truth), "ssim_input": ssim(base, truth)})
     return rows
 
@@ -48,7 +51,8 @@ def summarise(rows: list[dict]) -> list[dict]:
     for sample in dict.fromkeys(r["sample"] for r in rows):
         for d in dict.fromkeys(r["dz_um"] for r in rows):
             sel = [r for r in rows if r["sample"] == sample and r["dz_um"] == d]
-            mean = {k: float(np.mean([r[k] for r in sel])) for k in ("rmse", "rmse_input", "ssim", "ssim_input")}
+            mean = {k: float(np.mean([r[k] for r in sel]))
+                    for k in ("rmse", "rmse_input", "rmse_mirrored", "ssim", "ssim_input")}
             table.append({"sample": sample, "dz_um": d, "fovs": len(sel), **mean,
                           "rmse_ratio": mean["rmse"] / mean["rmse_input"]})
     return table
@@ -57,6 +61,8 @@ def summarise(rows: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model name or folder (default: the shipped model)")
+    parser.add_argument("--checkpoint", default=None, metavar="RUN",
+                        help="judge the best generator so far of a training run (its --out folder) instead")
     parser.add_argument("--samples", nargs="+", default=["beads", "nuclei"])
     parser.add_argument("--fovs", type=int, default=4, help="held-out fields of view per sample (4)")
     parser.add_argument("--size", type=int, default=256, help="field of view side in px (256)")
@@ -66,19 +72,28 @@ def main(argv: list[str] | None = None) -> int:
     from deepz_fiji.io import write_csv
     from deepz_fiji.model import load_model
 
-    model = load_model(args.model)
+    if args.checkpoint:
+        import tempfile
+
+        from deepz_fiji.train.checkpoint import export_best
+
+        model = load_model(export_best(args.checkpoint, Path(tempfile.mkdtemp(prefix="deepz-best-")) / "best"))
+    else:
+        model = load_model(args.model)
     t0 = time.perf_counter()
     rows = [r for s in args.samples for r in evaluate(model, s, args.fovs, args.size, DZ)]
     table = summarise(rows)
     print(f"model {model.config.name} ({model.path}); {args.fovs} held-out FOVs of {args.size}² per sample; "
           f"input = the Δz = 0 plane; truth = noiseless plane at Δz; {time.perf_counter() - t0:.0f} s")
-    print(f"{'sample':<8} {'Δz µm':>6} {'RMSE':>8} {'RMSE in':>8} {'ratio':>6} {'SSIM':>6} {'SSIM in':>7}  target")
+    print(f"{'sample':<8} {'Δz µm':>6} {'RMSE':>8} {'RMSE in':>8} {'ratio':>6} {'mirror':>8} {'SSIM':>6} "
+          f"{'SSIM in':>7}  target   (mirror: RMSE of the output for −Δz against the truth at Δz)")
     failures = 0
     for r in table:
         ok = r["rmse_ratio"] <= 0.5 and r["ssim"] > r["ssim_input"]
         failures += not ok
         print(f"{r['sample']:<8} {r['dz_um']:>+6.1f} {r['rmse']:>8.2f} {r['rmse_input']:>8.2f} "
-              f"{r['rmse_ratio']:>6.2f} {r['ssim']:>6.3f} {r['ssim_input']:>7.3f}  {'met' if ok else 'MISSED'}")
+              f"{r['rmse_ratio']:>6.2f} {r['rmse_mirrored']:>8.2f} {r['ssim']:>6.3f} {r['ssim_input']:>7.3f}  "
+              f"{'met' if ok else 'MISSED'}")
     print(f"target (RMSE ≤ 0.5 × input plane and SSIM above it) met at {len(table) - failures}/{len(table)} rows")
     if args.csv:
         write_csv(args.csv, table)

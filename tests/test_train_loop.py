@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from deepz_fiji.errors import DeepZError  # noqa: E402
 from deepz_fiji.model import load_model  # noqa: E402
 from deepz_fiji.train import TrainConfig, train, write_toy_dataset  # noqa: E402
-from deepz_fiji.train.checkpoint import has_checkpoint  # noqa: E402
+from deepz_fiji.train.checkpoint import export_best, has_checkpoint  # noqa: E402
 
 #: A short run that learns the toy task: MAE warm-up at a raised learning rate, then a few GAN
 #: iterations (paper losses), validating every 25 iterations.
@@ -92,6 +92,11 @@ def test_kill_and_resume_continues_from_the_checkpoint(dataset, tmp_path):
     stopped = train(dataset, out, preset="tiny", options=QUICK, on_event=record, stop_after=6)
     assert not stopped.finished and has_checkpoint(out)
     assert not (out / "config.json").exists()  # a killed run leaves no finished-looking model
+    best = load_model(export_best(out, tmp_path / "best-so-far"))  # judge a run before it ends
+    for a, b in zip(best.keras_generator().get_weights(), seen[("validation", stopped.best_iteration)], strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(DeepZError, match="no checkpoint/best.weights.h5"):
+        export_best(tmp_path / "never-trained", tmp_path / "x")
     result = train(dataset, out, preset="tiny", options=QUICK, on_event=record)
     assert result.finished and result.iteration == 12
     resumed = seen[("resumed", 4)]  # the checkpoint of the validation at iteration 4

@@ -46,6 +46,25 @@ def read_run(model_folder: str | Path) -> dict[str, Any]:
         raise DeepZError(f"cannot read {path} ({exc}); the checkpoint is incomplete, train into a new folder") from exc
 
 
+def export_best(model_folder: str | Path, out: str | Path) -> Path:
+    """Write the best generator so far of a (possibly still running) training run as a model folder.
+
+    For judging a run before it ends: ``out`` gets the weights in ``checkpoint/best.weights.h5``
+    with the config the run started with (no training record, no validation metrics).
+    """
+    from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.model.folder import save_model_folder
+    from deepz_fiji.model.generator import generator_for
+
+    best = Path(model_folder) / CHECKPOINT_DIR / BEST_WEIGHTS
+    if not best.is_file():
+        raise DeepZError(f"{model_folder} has no {CHECKPOINT_DIR}/{BEST_WEIGHTS} yet; wait for its first validation")
+    config = ModelConfig.from_dict(read_run(model_folder)["model"])
+    generator = generator_for(config)
+    generator.load_weights(str(best))
+    return save_model_folder(out, generator, config)
+
+
 class TrainingState:
     """Networks, optimizers and counters of a run, saved and restored together."""
 
