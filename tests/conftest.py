@@ -52,9 +52,11 @@ def run_cli(tmp_path):
 def make_tiny_model(tmp_path_factory):
     """Factory: ``make_tiny_model(name, **config_fields) -> Path`` of a saved random-weight model.
 
-    A 3-level ``tiny`` generator with fixed random weights (seed 0), saved as a model folder
-    with its measured receptive field; folders are cached per (name, fields).
+    A 3-level ``tiny`` generator with fixed random weights (seed 0) and the intensity gain
+    ``deepz train`` gives new models, saved as a model folder with its measured receptive field;
+    folders are cached per (name, fields).
     """
+    from deepz_fiji.train.loop import DEFAULT_INTENSITY_GAIN
     cache: dict[tuple, Path] = {}
 
     def make(name: str = "tiny-test", **fields) -> Path:
@@ -66,6 +68,7 @@ def make_tiny_model(tmp_path_factory):
             from deepz_fiji.model.generator import generator_for
 
             keras.utils.set_random_seed(0)
+            fields = {"intensity_gain": DEFAULT_INTENSITY_GAIN, **fields}
             config = ModelConfig.from_preset(name, "tiny", depth=3, **fields)
             folder = tmp_path_factory.mktemp("models") / name
             cache[key] = save_model_folder(folder, generator_for(config), config)
