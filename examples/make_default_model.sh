@@ -9,7 +9,7 @@
 #   the paper's gain of 1 CPU-length runs learned how far to refocus but not in which direction.
 # Usage: bash examples/make_default_model.sh [WORK_DIR] [OUT_MODEL_DIR]
 # - MAE only by default (ITERATIONS=0): with the paper's alpha = 0.02 the LS-GAN term (~0.125 at
-#   equilibrium) outweighs alpha * MAE (~1e-4 here) and 50 GAN iterations after 5,000 MAE ones took
+#   equilibrium) outweighs alpha * MAE (~1e-4 here) and 50 GAN iterations (lr 4e-4) after 5,000 MAE ones took
 #   the validation MAE from 0.008 to 0.040; the GAN phase needs rebalancing before it helps.
 # Environment: FOVS (stacks per sample kind, default 6), SIZE (px, 256), WARMUP (MAE-only
 # iterations, 60000: about 6 h on 2 CPU cores), ITERATIONS (LS-GAN iterations after it, 0),
