@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from deepz_fiji.train.checkpoint import export_best
 
-        model = load_model(export_best(args.checkpoint, Path(tempfile.mkdtemp(prefix="deepz-best-")) / "best"))
+        with tempfile.TemporaryDirectory(prefix="deepz-best-") as tmp:  # weights stay loaded after
+            model = load_model(export_best(args.checkpoint, Path(tmp) / "best"))
     else:
         model = load_model(args.model)
     t0 = time.perf_counter()

@@ -105,7 +105,8 @@ def train(
         init_from = run.get("init_from")
     else:
         options = TrainConfig.from_dict(given)
-        fields.setdefault("intensity_gain", _gain_of(init_from) if init_from is not None else DEFAULT_INTENSITY_GAIN)
+        source = None if init_from is None else load_model(init_from)
+        fields.setdefault("intensity_gain", DEFAULT_INTENSITY_GAIN if source is None else source.config.intensity_gain)
         config = ModelConfig.from_preset(name or out.name, preset or "small", width=width, depth=depth, **fields)
 
     keras.utils.set_random_seed(options.seed)
@@ -127,8 +128,8 @@ def train(
         _emit(on_event, "resumed", iteration=start, generator=generator)
     else:
         start = 0
-        if init_from is not None:
-            _init_generator(generator, config, init_from)
+        if source is not None:
+            _init_generator(generator, config, source)
         out.mkdir(parents=True, exist_ok=True)
         state.start({"model": config.to_dict(), "options": options.to_dict(), "dataset": str(data.path),
                      "init_from": None if init_from is None else str(init_from), "command": command})
@@ -261,13 +262,8 @@ def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfi
     return TrainConfig.from_dict({**saved_options, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE}})
 
 
-def _gain_of(init_from: str | Path) -> float:
-    """The intensity gain of the model a run starts from (its weights only make sense with it)."""
-    return load_model(init_from).config.intensity_gain
-
-
-def _init_generator(generator: Any, config: ModelConfig, init_from: str | Path) -> None:
-    source = load_model(init_from)
+def _init_generator(generator: Any, config: ModelConfig, source: Any) -> None:
+    """Copy the generator weights of ``source`` (a loaded model of the same architecture and gain)."""
     if not source.config.same_architecture(config):
         raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
                          f"{source.config.depth}, which does not match this network (width {config.width}, "
