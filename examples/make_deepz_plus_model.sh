@@ -66,7 +66,7 @@ python -m deepz_fiji train "$WORK/dataset" --out "$OUT" --modality 'widefield->c
 if [ "$PLAIN" = 1 ]; then
   # 4. a plain Deep-Z model on the same wide-field stacks, and the Fig. 5-style comparison
   [ -f "$WORK/dataset-widefield/manifest.json" ] || python -m deepz_fiji prepare "$WORK/widefield" \
-    --out "$WORK/dataset-widefield" --patch "$PATCH" --planes "$HALF" --targets 4 --max-dz "$MAX_DZ" --seed 0
+    --out "$WORK/dataset-widefield" --patch "$PATCH" --planes "$HALF" --targets 4 --max-dz "$MAX_DZ" --no-stackreg --seed 0
   python -m deepz_fiji train "$WORK/dataset-widefield" --out "$OUT_PLAIN" --preset small \
     --warmup "$WARMUP" --iterations "$ITERATIONS" --batch "$BATCH" --val-every 200 --val-samples 512 --seed 0 \
     --na 1.4 --wavelength-um 0.52 --immersion-index 1.515 \

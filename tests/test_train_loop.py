@@ -97,13 +97,15 @@ def test_kill_and_resume_continues_from_the_checkpoint(dataset, tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(DeepZError, match="no checkpoint/best.weights.h5"):
         export_best(tmp_path / "never-trained", tmp_path / "x")
-    result = train(dataset, out, preset="tiny", options=QUICK, on_event=record)
+    result = train(dataset, out, preset="tiny", options=QUICK, on_event=record, command="deepz train again")
     assert result.finished and result.iteration == 12
     resumed = seen[("resumed", 4)]  # the checkpoint of the validation at iteration 4
     for before, after in zip(seen[("validation", 4)], resumed, strict=True):
         np.testing.assert_array_equal(before, after)
     assert [int(r["iteration"]) for r in _log(out)] == [0, 2, 4, 6, 8, 10, 12]
-    assert json.loads((out / "config.json").read_text())["training"]["resumed_from"] == 4
+    record_ = json.loads((out / "config.json").read_text())["training"]
+    assert record_["resumed_from"] == 4 and record_["iterations"] == 12
+    assert [(r["iteration"], r["command"]) for r in record_["resumes"]] == [(4, "deepz train again")]
     # a finished run can be extended; asking for fewer iterations than done is refused
     with pytest.raises(DeepZError, match="already been trained for 12"):
         train(dataset, out, options={"iterations": 2})

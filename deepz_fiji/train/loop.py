@@ -124,7 +124,9 @@ def train(
         if start > options.total_iterations:
             raise DeepZError(f"{out} has already been trained for {start} iterations, more than the "
                              f"{options.total_iterations} asked for; ask for more with --iterations")
-        state.start({**run, "options": options.to_dict()})
+        resumes = [*run.get("resumes", []), {"iteration": start, "command": command, "options": options.to_dict()}]
+        run = {**run, "options": options.to_dict(), "resumes": resumes}
+        state.start(run)
         _emit(on_event, "resumed", iteration=start, generator=generator)
     else:
         start = 0
@@ -188,8 +190,9 @@ def train(
     generator.load_weights(str(state.best_weights))
     final_mae = steps.validate(*val, batch=options.batch)
     final_flipped = steps.validate(val[0], val[1], -val[2], batch=options.batch)
-    config.training = _training_record(data, options, patch, command, init_from,
-                                       resumed_from=start if resuming else None, iteration=total, seconds=elapsed())
+    config.training = _training_record(data, options, patch, run.get("command") if resuming else command, init_from,
+                                       resumes=run["resumes"] if resuming else [], iteration=total,
+                                       seconds=elapsed())
     config.validation = {
         "metric": "mae", "val_mae": final_mae, "best_iteration": int(state.best_iteration.numpy()),
         "baseline_mae_input_as_output": baseline, "val_mae_dz_flipped": final_flipped,
@@ -276,7 +279,7 @@ def _init_generator(generator: Any, config: ModelConfig, source: Any) -> None:
 
 
 def _training_record(data: Any, options: TrainConfig, patch: int,
-                     command: str | None, init_from: Any, *, resumed_from: int | None, iteration: int,
+                     command: str | None, init_from: Any, *, resumes: list[dict[str, Any]], iteration: int,
                      seconds: float) -> dict[str, Any]:
     m = data.manifest
     return {
@@ -301,7 +304,9 @@ def _training_record(data: Any, options: TrainConfig, patch: int,
                                        + max(0, iteration - options.warmup) * (options.g_steps + options.d_steps)),
         "seconds": round(seconds, 1),
         "init_from": str(init_from) if init_from is not None else None,
-        "resumed_from": resumed_from,
+        "resumed_from": resumes[-1]["iteration"] if resumes else None,
+        # every resume of the run: where it went on, and the command and options it went on with
+        "resumes": resumes,
     }
 
 
