@@ -31,6 +31,19 @@ def test_prepare_writes_a_dataset_and_prints_a_summary(run_cli, stack_dir, tmp_p
     lo, hi = manifest["dz_range_um"]
     assert -3.0 <= lo < 0 < hi <= 3.0 and "Δz range" in proc.stdout
     assert manifest["planes"] == 3 and manifest["patch"] == 32 and manifest["targets_per_input"] == 2
+    assert manifest["focus_target"] is False
+
+
+def test_prepare_focus_target_adds_pairs_into_the_focal_plane(run_cli, stack_dir, tmp_path):
+    args = ("--patch", "32", "--planes", "3", "--targets", "2", "--no-stackreg", "--seed", "1")
+    assert run_cli("prepare", stack_dir, "--out", tmp_path / "plain", *args).returncode == 0
+    proc = run_cli("prepare", stack_dir, "--out", tmp_path / "focus", *args, "--focus-target")
+    assert proc.returncode == 0, proc.stderr
+    plain, focus = (json.loads((tmp_path / name / "manifest.json").read_text()) for name in ("plain", "focus"))
+    assert focus["focus_target"] is True
+    assert plain["counts"]["train"] < focus["counts"]["train"] <= plain["counts"]["train"] * 3 // 2
+    proc = run_cli("prepare", stack_dir, "--out", tmp_path / "x", "--labels", stack_dir, "--focus-target")
+    assert proc.returncode == 2 and "--focus-target" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_prepare_errors_are_one_line_with_exit_code_2(run_cli, stack_dir, tmp_path, monkeypatch):

@@ -92,3 +92,15 @@ def test_every_kept_plane_is_an_input_with_distinct_random_targets():
     np.testing.assert_array_equal(targets, again)  # seeded
     assert not np.array_equal(targets, sample_pairs(kept, 6, np.random.default_rng(2))[1])
     assert len(sample_pairs(np.arange(3), 8, np.random.default_rng(0))[0]) == 9  # K capped by planes
+
+
+def test_focus_target_pairs_every_input_in_reach_with_the_focal_plane_once():
+    kept = np.arange(0, 21)
+    inputs, targets = sample_pairs(kept, 3, np.random.default_rng(3), max_offset=6, focus=10)
+    for plane in kept:
+        chosen = targets[inputs == plane].tolist()
+        assert len(set(chosen)) == len(chosen)  # distinct, the focus not added twice
+        assert (10 in chosen) == (abs(plane - 10) <= 6)  # only where |Δz| stays within reach
+        assert len(chosen) in (3, 4)
+    plain = sample_pairs(kept, 3, np.random.default_rng(3), max_offset=6)
+    assert np.mean(plain[1] == 10) < np.mean(targets == 10)

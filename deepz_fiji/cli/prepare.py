@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clean-targets", type=Path, metavar="TRUTH_DIR", default=None,
                    help="noiseless stacks of the same fields (deepz simulate --truth): targets come from them "
                         "(needs --no-stackreg)")
+    p.add_argument("--focus-target", action="store_true",
+                   help="pair every input plane with its region's focal plane too, on top of the random "
+                        "targets (more refocusing into focus)")
     p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
                    help="largest |Δz| of a pair in µm (default: any two kept planes)")
     plus = p.add_argument_group("Deep-Z+ (wide-field inputs, confocal targets)")
@@ -80,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     from deepz_fiji.errors import DeepZError
 
     given = [name for name in _CROSSMODAL if getattr(args, name) is not None]
+    if args.labels is not None and args.focus_target:
+        raise DeepZError("--focus-target is for wide-field datasets; Deep-Z+ targets come from the confocal "
+                         "stack's own heights, drop it")
     if args.labels is None and given:
         option = "--" + given[0].replace("_", "-")
         raise DeepZError(f"{option} is for Deep-Z+ datasets; add --labels CONFOCAL_DIR or drop it")
@@ -100,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             manifest = prepare_dataset(args.stacks, args.out,
                                        targets_per_input=8 if args.targets is None else args.targets,
                                        align_planes=args.align_planes is not False,
-                                       clean_targets=args.clean_targets, **common)
+                                       clean_targets=args.clean_targets, focus_target=args.focus_target,
+                                       **common)
         else:
             from deepz_fiji.data.crossmodal import TARGETS_PER_INPUT, prepare_crossmodal_dataset
 

@@ -23,13 +23,16 @@ def kept_planes(middle: int, n_planes: int, planes: int) -> np.ndarray:
 
 
 def sample_pairs(
-    kept: np.ndarray, targets_per_input: int, rng: np.random.Generator, *, max_offset: int | None = None
+    kept: np.ndarray, targets_per_input: int, rng: np.random.Generator, *, max_offset: int | None = None,
+    focus: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every kept plane as input, each with ``targets_per_input`` distinct random kept targets.
 
     Returns (input plane indices, target plane indices), both int32 of equal length, grouped by
     input plane; a target may equal its input (Δz = 0). ``max_offset`` limits targets to at most
     that many planes from their input. Where fewer candidates exist, all of them are used.
+    ``focus``: a plane (the region's focal plane) that every input within reach is paired with too,
+    unless drawn already: refocusing *into* focus is then as common as any other target.
     """
     if targets_per_input < 1:
         raise DeepZError(f"the number of targets per input must be at least 1, got {targets_per_input}")
@@ -38,8 +41,11 @@ def sample_pairs(
     for plane in kept:
         candidates = kept if max_offset is None else kept[np.abs(kept - plane) <= max_offset]
         k = min(int(targets_per_input), len(candidates))
-        inputs.append(np.full(k, plane))
-        targets.append(rng.choice(candidates, size=k, replace=False))
+        drawn = rng.choice(candidates, size=k, replace=False)
+        if focus is not None and focus in candidates and focus not in drawn:
+            drawn = np.append(drawn, focus)
+        inputs.append(np.full(len(drawn), plane))
+        targets.append(drawn)
     if not inputs:
         return kept.astype(np.int32), kept.astype(np.int32)
     return np.concatenate(inputs).astype(np.int32), np.concatenate(targets).astype(np.int32)

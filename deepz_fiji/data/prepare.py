@@ -74,6 +74,7 @@ def prepare_dataset(
     max_dz_um: float | None = None,
     align_planes: bool = True,
     clean_targets: str | Path | Iterable[str | Path] | None = None,
+    focus_target: bool = False,
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -86,6 +87,7 @@ def prepare_dataset(
     StackReg alignment (stacks known to be free of stage drift, e.g. simulated ones).
     ``clean_targets``: noiseless stacks of the same fields (e.g. ``deepz simulate --truth``), paired
     by file name or sorted order; targets are taken from them, normalised like their input stack.
+    ``focus_target``: every input is also paired with its region's focal plane (see ``sample_pairs``).
     """
     check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
@@ -120,7 +122,8 @@ def prepare_dataset(
                                      f"{path.name} {stack.data.shape}; give the truth of the same field")
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
                                patch=patch, planes=planes, targets_per_input=targets_per_input,
-                               max_dz_um=max_dz_um, align_planes=align_planes, clean=clean)
+                               max_dz_um=max_dz_um, align_planes=align_planes, clean=clean,
+                               focus_target=focus_target)
             fovs.append(fov)
             del stack
             if progress is not None:
@@ -133,7 +136,7 @@ def prepare_dataset(
             log.warning("the validation stacks gave no pairs (no signal found in them)")
         manifest = build_manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
-                             shard_size=shard_size, max_dz_um=max_dz_um,
+                             shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target,
                              targets="noiseless stacks" if clean_targets is not None else "the input stacks")
         commit_dataset(staging, out, shards, manifest)
         done = True
@@ -149,6 +152,7 @@ def _process_fov(
     stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
     rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
     max_dz_um: float | None = None, align_planes: bool = True, clean: np.ndarray | None = None,
+    focus_target: bool = False,
 ) -> dict[str, Any]:
     """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
     if align_planes:
@@ -173,7 +177,8 @@ def _process_fov(
         middle = middle_plane(crop)
         kept = kept_planes(middle, crop.shape[0], planes)
         max_offset = None if max_dz_um is None else int(np.floor(max_dz_um / stack.z_step_um + 1e-6))
-        inputs, targets = sample_pairs(kept, targets_per_input, rng, max_offset=max_offset)
+        inputs, targets = sample_pairs(kept, targets_per_input, rng, max_offset=max_offset,
+                                       focus=middle if focus_target else None)
         for plane in np.unique(inputs):  # one input plane at a time: bounded memory
             sel = inputs == plane
             i, t = inputs[sel], targets[sel]
