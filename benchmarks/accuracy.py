@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
 DZ = (-10.0, -7.5, -5.0, -2.5, 2.5, 5.0, 7.5, 10.0)
 SEED0 = 5000  # training stacks use seeds 1000+
 

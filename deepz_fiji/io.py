@@ -201,7 +201,7 @@ def read_image(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Ima
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tifffile_logs_to_debug(), tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             data = series.asarray()
             axes = series.axes.upper()
@@ -220,6 +220,24 @@ def read_image(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Ima
     if not allow_nonfinite:
         check_finite(data, f"image {path.name}")
     return Image(data=data, axes=axes, calibration=calibration, source_dtype=data.dtype, path=path)
+
+
+class _ToDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        log.debug("tifffile %s: %s", record.levelname, record.getMessage())
+        return False
+
+
+@contextlib.contextmanager
+def _tifffile_logs_to_debug() -> Iterator[None]:
+    """While reading: tifffile's own log lines (an ERROR for a truncated file) go to our debug log;
+    the one-line DeepZError says what is wrong instead."""
+    logger, demote = logging.getLogger("tifffile"), _ToDebug()
+    logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        logger.removeFilter(demote)
 
 
 def _canonical_axes(data: np.ndarray, axes: str, path: Path) -> tuple[np.ndarray, str]:

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, then simulate a calibrated 20x/0.75 NA bead z-stack with
-# its noiseless ground truth, object positions and a preview (the training/test data generator).
-# Once a default model ships in models/, this becomes `deepz demo` (refocus a snapshot and compare).
+# The main job on a fresh machine: set up, then `deepz demo` with the shipped default model: a
+# simulated 20x/0.75 NA snapshot (beads on a plane, a seed never used in training) refocused into a
+# virtual z-stack over the model's range and compared plane by plane with the noiseless truth.
+# Writes deepz-demo/ (TIFFs, per_plane.csv, demo.png); extra arguments go to `deepz demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p deepz-demo
-exec "${PYTHON:-python3}" -m deepz_fiji simulate --sample beads --size 256 --seed 20190131 \
-  --out deepz-demo/beads.tif --truth deepz-demo/beads_truth.tif --positions deepz-demo/beads.csv "$@"
+exec "${PYTHON:-python3}" -m deepz_fiji demo --out deepz-demo "$@"

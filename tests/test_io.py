@@ -1,5 +1,7 @@
 """Calibrated TIFF round trips, foreign TIFF flavours, atomic writes and input errors."""
 
+import logging
+
 import numpy as np
 import pytest
 import tifffile
@@ -52,12 +54,17 @@ def test_plain_multipage_and_ome_tiffs(tmp_path):
     assert ome.pixel_um == pytest.approx(0.2) and ome.z_step_um == pytest.approx(0.3)
 
 
-def test_bad_inputs_raise_one_sentence_errors(tmp_path):
+def test_bad_inputs_raise_one_sentence_errors(tmp_path, caplog):
     with pytest.raises(DeepZError, match="does not exist"):
         read_image(tmp_path / "missing.tif")
     (tmp_path / "text.tif").write_text("not an image")
     with pytest.raises(DeepZError, match="cannot read"):
         read_image(tmp_path / "text.tif")
+    write_image(tmp_path / "whole.tif", np.ones((4, 64, 64), np.uint16), "ZYX")
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "whole.tif").read_bytes()[:3000])
+    with caplog.at_level(logging.WARNING), pytest.raises(DeepZError, match="complete TIFF"):
+        read_image(tmp_path / "cut.tif")
+    assert not caplog.records  # only the one-line error, not tifffile's own log line too
     tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((8, 8, 3), np.uint8), photometric="rgb")
     with pytest.raises(DeepZError, match="RGB"):
         read_image(tmp_path / "rgb.tif")
