@@ -47,12 +47,16 @@ done
   --no-stackreg --clean-targets "$WORK/truth"
 desc="Deep-Z, 20x/0.75 NA air, emission 584 nm, 0.325 um pixels; trained on simulated beads, beads on planes, C. elegans-like nuclei and filaments (examples/make_default_model.sh)"
 common=(--preset "$PRESET" --iterations 0 --batch "$BATCH" --val-every 500 --val-samples 512 --description "$desc")
-# A killed run resumes where it stopped when its command is run again.
+# Each training command below is marked done in WORK when it finishes; running the script again skips
+# finished ones, and a killed one resumes from its checkpoint.
+step() { local mark="$WORK/.$1.done"; shift; [ -f "$mark" ] || { "$@" && touch "$mark"; }; }
 # stage 1: random targets, lr 4e-4, then 2e-4 (a finished run is extended by asking for more iterations)
-python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" "${common[@]}" \
+step stage1a python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" "${common[@]}" \
   --warmup "$((STAGE1 - STAGE1_LOW))" --lr-g 4e-4 --seed 0
-python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" --warmup "$STAGE1" --iterations 0 --lr-g 2e-4
+step stage1b python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" --warmup "$STAGE1" --iterations 0 \
+  --lr-g 2e-4
 # stage 2: from stage 1's best generator, every input also paired with its focal plane
-python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --name "$(basename "$OUT")" "${common[@]}" \
-  --init-from "$WORK/stage1" --warmup "$((STAGE2 - STAGE2_LOW))" --lr-g 2e-4 --seed 1
-python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --warmup "$STAGE2" --iterations 0 --lr-g 1e-4
+step stage2a python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --name "$(basename "$OUT")" \
+  "${common[@]}" --init-from "$WORK/stage1" --warmup "$((STAGE2 - STAGE2_LOW))" --lr-g 2e-4 --seed 1
+step stage2b python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --warmup "$STAGE2" --iterations 0 \
+  --lr-g 1e-4

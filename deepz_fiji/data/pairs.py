@@ -32,7 +32,7 @@ def sample_pairs(
     input plane; a target may equal its input (Δz = 0). ``max_offset`` limits targets to at most
     that many planes from their input. Where fewer candidates exist, all of them are used.
     ``focus``: a plane (the region's focal plane) that every input within reach is paired with too,
-    unless drawn already: refocusing *into* focus is then as common as any other target.
+    unless drawn already (among random targets only ~1 pair in 2·planes refocuses into focus).
     """
     if targets_per_input < 1:
         raise DeepZError(f"the number of targets per input must be at least 1, got {targets_per_input}")
