@@ -185,6 +185,19 @@ def test_crossmodal_pairs_keep_planes_near_focus_and_limit_dz():
         assert len(set(targets[inputs == i].tolist())) == (inputs == i).sum() <= 4
 
 
+def test_crossmodal_focus_adds_the_zero_height_target_to_every_input_once():
+    h_in = (np.arange(11) - 5.2) * 0.2
+    h_t = (np.arange(13) - 6.7) * 0.2  # plane 7 is nearest height 0 (+0.06 µm)
+    plain = crossmodal_pairs(h_in, h_t, 2, np.random.default_rng(3), max_dz_um=0.7)
+    inputs, targets = crossmodal_pairs(h_in, h_t, 2, np.random.default_rng(3), max_dz_um=0.7, focus=True)
+    for i in range(11):
+        drawn = targets[inputs == i].tolist()
+        reach = abs(h_t[7] - h_in[i]) <= 0.7 + 1e-6
+        assert drawn.count(7) == (1 if reach else 0)
+        assert drawn[:2] == plain[1][plain[0] == i].tolist()  # the random draw is unchanged
+    assert len(inputs) > len(plain[0])
+
+
 def test_dataset_manifest_says_widefield_to_confocal(dataset):
     out, manifest = dataset
     assert manifest["modality"] == "widefield->confocal"
@@ -278,6 +291,12 @@ def test_cli_prepare_with_labels_writes_a_deepz_plus_dataset(run_cli, folders, t
     assert "modality widefield->confocal: widefield inputs, confocal targets" in proc.stdout
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["modality"] == "widefield->confocal" and manifest["targets_per_input"] == 4
+    assert manifest["focus_target"] is False
+    proc = run_cli("prepare", folders / "widefield", "--labels", folders / "confocal", "--out", tmp_path / "focus",
+                   "--patch", "64", "--no-stackreg", "--val-fraction", "0.34", "--focus-target")
+    assert proc.returncode == 0, proc.stderr
+    focus = json.loads((tmp_path / "focus" / "manifest.json").read_text())
+    assert focus["focus_target"] is True and focus["counts"]["train"] > manifest["counts"]["train"]
 
 
 def test_cli_bad_deepz_plus_input_is_a_one_line_error(run_cli, folders, tmp_path):

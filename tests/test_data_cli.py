@@ -42,8 +42,6 @@ def test_prepare_focus_target_adds_pairs_into_the_focal_plane(run_cli, stack_dir
     plain, focus = (json.loads((tmp_path / name / "manifest.json").read_text()) for name in ("plain", "focus"))
     assert focus["focus_target"] is True
     assert plain["counts"]["train"] < focus["counts"]["train"] <= plain["counts"]["train"] * 3 // 2
-    proc = run_cli("prepare", stack_dir, "--out", tmp_path / "x", "--labels", stack_dir, "--focus-target")
-    assert proc.returncode == 2 and "--focus-target" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_prepare_errors_are_one_line_with_exit_code_2(run_cli, stack_dir, tmp_path, monkeypatch):

@@ -149,22 +149,27 @@ def test_init_from_transfers_weights_and_checks_the_architecture(trained, datase
     with pytest.raises(DeepZError, match="intensity gain"):
         train(dataset, tmp_path / "regained", preset="tiny", init_from=trained[0], options=QUICK,
               model_fields={"intensity_gain": source.config.intensity_gain + 1})
+    with pytest.raises(DeepZError, match="DPM channel"):
+        train(dataset, tmp_path / "rescaled", preset="tiny", init_from=trained[0], options=QUICK,
+              model_fields={"dpm_scale_um": 2.0})
     result = train(dataset, tmp_path / "transfer", preset="tiny", init_from=trained[0], on_event=capture,
                    options=TrainConfig(warmup=1, iterations=0, batch=4))
     for a, b in zip(start["weights"], source.keras_generator().get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert load_model(result.path).config.intensity_gain == source.config.intensity_gain
+    assert load_model(result.path).config.dpm_scale_um == source.config.dpm_scale_um
 
 
 @pytest.mark.slow
 def test_cli_trains_a_model(dataset, run_cli, tmp_path):
     out = tmp_path / "cli-model"
     proc = run_cli("train", dataset, "--out", out, "--preset", "tiny", "--warmup", "1", "--iterations", "0",
-                   "--batch", "4", "--seed", "3", "--no-intensity-scale")
+                   "--batch", "4", "--seed", "3", "--no-intensity-scale", "--dpm-scale-um", "2.5")
     assert proc.returncode == 0, proc.stderr
     assert "model written to" in proc.stdout
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["command"].startswith("deepz train ")
     assert config["training"]["options"]["seed"] == 3 and config["training"]["options"]["intensity_scale"] is None
+    assert config["dpm_scale_um"] == 2.5 and load_model(out).config.dpm_scale_um == 2.5
     bad = run_cli("train", dataset, "--out", tmp_path / "x", "--resume")
     assert bad.returncode == 2 and "no training checkpoint" in bad.stderr

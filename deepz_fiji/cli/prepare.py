@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="noiseless stacks of the same fields (deepz simulate --truth): targets come from them "
                         "(needs --no-stackreg)")
     p.add_argument("--focus-target", action="store_true",
-                   help="pair every input plane with its region's focal plane too, on top of the random "
-                        "targets (more refocusing into focus)")
+                   help="pair every input plane with its region's focal plane (with --labels: the confocal "
+                        "plane at its zero point) too, on top of the random targets (more refocusing into focus)")
     p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
                    help="largest |Δz| of a pair in µm (default: any two kept planes)")
     plus = p.add_argument_group("Deep-Z+ (wide-field inputs, confocal targets)")
@@ -83,9 +83,6 @@ def run(args: argparse.Namespace) -> int:
     from deepz_fiji.errors import DeepZError
 
     given = [name for name in _CROSSMODAL if getattr(args, name) is not None]
-    if args.labels is not None and args.focus_target:
-        raise DeepZError("--focus-target is for wide-field datasets; Deep-Z+ targets come from the confocal "
-                         "stack's own heights, drop it")
     if args.labels is None and given:
         option = "--" + given[0].replace("_", "-")
         raise DeepZError(f"{option} is for Deep-Z+ datasets; add --labels CONFOCAL_DIR or drop it")
@@ -118,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             manifest = prepare_crossmodal_dataset(args.stacks, args.labels, args.out,
                                                   targets_per_input=TARGETS_PER_INPUT if args.targets is None
                                                   else args.targets,
-                                                  **options, **common)
+                                                  focus_target=args.focus_target, **options, **common)
     finally:
         bar.close()
     print(summary(manifest, args.out))

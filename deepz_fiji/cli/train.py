@@ -10,7 +10,7 @@ import sys
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
                 "augment")
-_MODEL_ARGS = ("intensity_gain", "na", "wavelength_um", "immersion_index", "modality", "description")
+_MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     arch.add_argument("--intensity-gain", type=float, default=None,
                       help="fixed factor on the image inside the network, undone at its output (default 20; "
                            "1 is the paper's network; --init-from keeps the source model's)")
+    arch.add_argument("--dpm-scale-um", type=float, default=None,
+                      help="µm per unit of the DPM channel (default 10, the paper's; about the largest |Δz| "
+                           "keeps that channel near ±1 for short ranges; --init-from keeps the source model's)")
     arch.add_argument("--init-from", default=None, metavar="MODEL",
                       help="start from this model's generator weights (name or folder; same architecture)")
     run = p.add_argument_group("training (paper defaults)")

@@ -109,6 +109,7 @@ def prepare_crossmodal_dataset(
     tile_overlap: float = 0.1,
     align_planes: bool = True,
     focus_measure: str = "structure",
+    focus_target: bool = False,
 ) -> dict[str, Any]:
     """Write a Deep-Z+ dataset (wide-field inputs, confocal targets) to ``out_dir``; returns its manifest.
 
@@ -118,7 +119,9 @@ def prepare_crossmodal_dataset(
     ``method``/``model``: global co-registration (see :func:`.coregister.coregister`); ``fine``:
     per-crop alignment ('translation', 'rigid' or 'none'). ``align_planes=False`` skips StackReg
     (for stacks without stage drift: on sparse samples StackReg can add drift). ``focus_measure``:
-    the focus curve's similarity, 'structure' or 'ssim' (see :mod:`.focus`). ``planes``: wide-field and confocal
+    the focus curve's similarity, 'structure' or 'ssim' (see :mod:`.focus`). ``focus_target``: every
+    input is also paired with the confocal plane at the crop's zero point (the in-focus layer that
+    random targets rarely hit on thin samples). ``planes``: wide-field and confocal
     planes kept on each side of a crop's zero point; ``max_dz_um`` limits |Δz|. The other
     arguments as in :func:`~deepz_fiji.data.prepare_dataset`.
     """
@@ -143,7 +146,7 @@ def prepare_crossmodal_dataset(
         fovs: list[dict[str, Any]] = []
         calibration: dict[str, float] = {}
         settings = dict(patch=patch, planes=planes, targets_per_input=targets_per_input, max_dz_um=max_dz_um,
-                        method=method, model=model, fine=fine, focus_measure=focus_measure)
+                        method=method, model=model, fine=fine, focus_measure=focus_measure, focus_target=focus_target)
         for index, group in enumerate(groups):
             wide, conf, load_info = _load_fov(group, pre if align_planes else None, grid, tile_overlap,
                                               calibration, z_step_um, pixel_um, stitcher=pre)
@@ -163,7 +166,7 @@ def prepare_crossmodal_dataset(
             log.warning("the validation stacks gave no pairs (no signal found in them)")
         manifest = build_manifest([g[0][0] for g in groups], fovs, writers, shards, pre, calibration, patch=patch,
                              planes=planes, targets_per_input=targets_per_input, val_fraction=val_fraction,
-                             seed=seed, shard_size=shard_size, max_dz_um=max_dz_um)
+                             seed=seed, shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target)
         _crossmodal_manifest(manifest, groups, fovs, dz_values, calibration["z_step_um"], method=method,
                              model=model, fine=fine, grid=grid, tile_overlap=tile_overlap,
                              focus_measure=focus_measure)
@@ -241,7 +244,7 @@ def _same_plane_count(tiles: list[np.ndarray], kind: str) -> None:
 def _process_pair(
     wide: Stack, conf: Stack, index: int, writer: ShardWriter, pre: Preprocessor, rng: np.random.Generator, *,
     patch: int, planes: int, targets_per_input: int, max_dz_um: float | None, method: str, model: str, fine: str,
-    focus_measure: str,
+    focus_measure: str, focus_target: bool,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Co-register one field of view, cut its regions and hand their pairs to ``writer``."""
     edf_w, edf_info = pre.edf(wide.data)
@@ -278,7 +281,7 @@ def _process_pair(
         h_w = zero_w.heights_um(wide_crop.shape[0], wide.z_step_um)
         h_c = zero_c.heights_um(conf_crop.shape[0], conf.z_step_um)
         inputs, targets = crossmodal_pairs(h_w, h_c, targets_per_input, rng, max_abs_um=planes * wide.z_step_um,
-                                           max_dz_um=max_dz_um)
+                                           max_dz_um=max_dz_um, focus=focus_target)
         dz = (h_c[targets] - h_w[inputs]).astype(np.float32)
         n = len(inputs)
         if n:
@@ -308,21 +311,26 @@ def _process_pair(
 
 def crossmodal_pairs(
     heights_in: np.ndarray, heights_target: np.ndarray, targets_per_input: int, rng: np.random.Generator, *,
-    max_abs_um: float | None = None, max_dz_um: float | None = None,
+    max_abs_um: float | None = None, max_dz_um: float | None = None, focus: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Input and target plane indices: every input plane with |height| ≤ ``max_abs_um``, each with
     up to ``targets_per_input`` distinct random target planes (|height| ≤ ``max_abs_um``, and
-    |Δz| ≤ ``max_dz_um`` when given). Heights are centred (µm); returns two int32 arrays."""
+    |Δz| ≤ ``max_dz_um`` when given). ``focus``: the target plane nearest height 0 is added to
+    every input's draw when it is a candidate. Heights are centred (µm); returns two int32 arrays."""
     h_in, h_t = np.asarray(heights_in, float), np.asarray(heights_target, float)
     limit = np.inf if max_abs_um is None else max_abs_um + 1e-6
     kept_in = np.nonzero(np.abs(h_in) <= limit)[0]
     kept_t = np.nonzero(np.abs(h_t) <= limit)[0]
+    zero = int(np.argmin(np.abs(h_t))) if focus and h_t.size else None
     inputs, targets = [], []
     for i in kept_in:
         candidates = kept_t if max_dz_um is None else kept_t[np.abs(h_t[kept_t] - h_in[i]) <= max_dz_um + 1e-6]
         k = min(int(targets_per_input), len(candidates))
-        inputs.append(np.full(k, i))
-        targets.append(rng.choice(candidates, size=k, replace=False))
+        drawn = rng.choice(candidates, size=k, replace=False)
+        if zero is not None and zero in candidates and zero not in drawn:
+            drawn = np.append(drawn, zero)
+        inputs.append(np.full(len(drawn), i))
+        targets.append(drawn)
     if not inputs:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
     return np.concatenate(inputs).astype(np.int32), np.concatenate(targets).astype(np.int32)

@@ -107,6 +107,8 @@ def train(
         options = TrainConfig.from_dict(given)
         source = None if init_from is None else load_model(init_from)
         fields.setdefault("intensity_gain", DEFAULT_INTENSITY_GAIN if source is None else source.config.intensity_gain)
+        if source is not None:
+            fields.setdefault("dpm_scale_um", source.config.dpm_scale_um)
         config = ModelConfig.from_preset(name or out.name, preset or "small", width=width, depth=depth, **fields)
 
     keras.utils.set_random_seed(options.seed)
@@ -274,6 +276,9 @@ def _init_generator(generator: Any, config: ModelConfig, source: Any) -> None:
     if source.config.intensity_gain != config.intensity_gain:
         raise DeepZError(f"--init-from model {source.name!r} was trained with intensity gain "
                          f"{source.config.intensity_gain}, not {config.intensity_gain}; drop --intensity-gain")
+    if source.config.dpm_scale_um != config.dpm_scale_um:
+        raise DeepZError(f"--init-from model {source.name!r} reads its DPM channel as Δz / "
+                         f"{source.config.dpm_scale_um:g} µm, not / {config.dpm_scale_um:g} µm; drop --dpm-scale-um")
     generator.set_weights(source.keras_generator().get_weights())
     log.info("generator initialised from %s", source.path)
 
