@@ -157,3 +157,29 @@ def test_track_focus_on_a_simulated_microscope_video_drifting_2_to_10_um():
     dz = track_focus(frames, stack_fn=stack_fn)
     assert np.abs(dz - drift).max() < 1.0  # the requirement
     assert np.abs(dz - drift).max() < 0.25  # and what this set-up actually achieves
+
+
+def test_a_model_refocuses_twice_the_second_time_normalised_on_the_first_stacks_edf(make_tiny_model):
+    """Autofocus with a model renormalises on its virtual stack's EDF (``--single-pass``: once)."""
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.activity.stacks import refocus_stack_fn
+    from deepz_fiji.model import load_model
+    from deepz_fiji.refocus import virtual_edf_normalization, virtual_stack
+
+    model = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0))
+    image = sample((48, 40))
+    calls = []
+    original = model.predict
+    model.predict = lambda x, **kw: (calls.append(len(x)), original(x, **kw))[1]
+    first = virtual_stack(image, -2, 2, 1.0, model)
+    expected = virtual_stack(image, -2, 2, 1.0, model, normalization=virtual_edf_normalization(first))
+    assert not np.allclose(first, expected, rtol=1e-3)  # the network is not scale-invariant
+    calls.clear()
+    np.testing.assert_array_equal(refocus_stack_fn(model, -2, 2, 1.0, renormalize=True)(image), expected)
+    assert sum(calls) == 2 * 5
+    calls.clear()
+    analyse_focus(image, model, (-2, 2), 1.0)
+    assert sum(calls) == 2 * 5
+    calls.clear()
+    analyse_focus(image, model, (-2, 2), 1.0, renormalize=False)
+    assert sum(calls) == 5

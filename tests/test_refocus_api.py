@@ -182,6 +182,33 @@ def test_frames_are_refocused_one_by_one_with_their_own_normalisation():
     assert refocus_frames(tc, 1.0, identity()).shape == tc.shape
 
 
+def test_given_normalization_replaces_the_frames_own_and_is_undone_on_the_output():
+    """The network sees the image scaled by the given constants; the output is back in input units."""
+    from deepz_fiji.data import NormParams
+
+    image = sample()
+    own = estimate_normalization(image)
+    dimmer = NormParams(own.offset, own.scale / 20)
+    seen = []
+    spy = FakeModel(lambda x: (seen.append(float(x[..., 0].max())), x[..., :1])[1])
+    np.testing.assert_allclose(refocus_plane(image, 0.0, spy, normalization=dimmer), image, rtol=1e-5, atol=1e-2)
+    refocus_plane(image, 0.0, spy)
+    assert seen[0] == pytest.approx(seen[1] / 20, rel=1e-4)
+    frames = np.stack([image, 2 * image])
+    out = refocus(frames, 0.0, identity(), normalization=[dimmer, None])
+    np.testing.assert_allclose(out, frames, rtol=1e-5, atol=1e-2)
+    with pytest.raises(DeepZError, match="one per frame"):
+        refocus(frames, 0.0, identity(), normalization=[dimmer])
+
+
+def test_virtual_edf_normalization_takes_its_constants_from_the_stacks_edf():
+    from deepz_fiji.data import extended_depth_of_field
+    from deepz_fiji.refocus import virtual_edf_normalization
+
+    stack = np.stack([sample(seed=s) for s in range(3)])
+    assert virtual_edf_normalization(stack) == estimate_normalization(extended_depth_of_field(stack)[0])
+
+
 def test_refocus_frames_takes_one_dz_per_frame():
     frames = np.stack([sample(seed=s) for s in range(3)])
     dz = [-1.0, 0.0, 2.5]

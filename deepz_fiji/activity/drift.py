@@ -35,11 +35,13 @@ def autofocus_file(
     method: str = "normvar",
     output: PathLike | None = None,
     pixel_um: float | None = None,
+    renormalize: bool = True,
     **refocus_kw: Any,
 ) -> FocusResult:
     """In-focus Δz of a single-plane image file (per region with ``regions``).
 
     With ``output``, the (Y, X) height map in µm (a DPM) is written as a calibrated TIFF.
+    ``renormalize``: see :func:`~deepz_fiji.activity.stacks.refocus_stack_fn`.
     """
     from deepz_fiji.refocus.files import check_output, resolve_pixel_um
 
@@ -51,7 +53,7 @@ def autofocus_file(
             f"{Path(input_path).name} has axes {image.axes}; autofocus takes one 2D plane: give a single "
             "image, or use 'deepz refocus-video --track-focus' for a video"
         )
-    stack_fn = refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
     result = analyse_focus(image.data, range_um=range_um, step_um=step_um, regions=regions or (1, 1),
                            method=method, stack_fn=stack_fn)
     if output is not None:
@@ -86,12 +88,13 @@ def refocus_video_file(
     focus_csv: PathLike | None = None,
     pixel_um: float | None = None,
     progress: Progress | None = None,
+    renormalize: bool = True,
     **refocus_kw: Any,
 ) -> np.ndarray:
     """Refocus every frame of a video by ``dz_um``, or (``track``) each to its own in-focus plane.
 
-    With ``track``, each frame's in-focus Δz is found on channel ``focus_channel`` and applied
-    to all its channels. Writes a calibrated TIFF with the input's axes (and the per-frame Δz
+    With ``track``, each frame's in-focus Δz is found on channel ``focus_channel`` (with
+    ``renormalize`` as in :func:`autofocus_file`) and applied to all its channels. Writes a calibrated TIFF with the input's axes (and the per-frame Δz
     as CSV with ``focus_csv``). Returns the Δz per frame (T,).
     """
     from deepz_fiji.refocus import refocus_frames
@@ -105,7 +108,7 @@ def refocus_video_file(
     _frames_axes(image.axes, name)
     data = np.moveaxis(image.data, image.axes.index("T"), 0)  # T first, then C (if any), Y, X
     axes = "T" + image.axes.replace("T", "")
-    stack_fn = refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
     loaded = stack_fn.model  # type: ignore[attr-defined]
     if track:
         if "C" in axes and not 0 <= focus_channel < data.shape[1]:

@@ -38,13 +38,18 @@ def z_positions(start_um: float, stop_um: float, step_um: float) -> np.ndarray:
     return (start + step * np.arange(n)).astype(np.float64)
 
 
-def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float, **kw: Any) -> StackFn:
+def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float, *, renormalize: bool = False,
+                     **kw: Any) -> StackFn:
     """A ``stack_fn`` refocusing with a Deep-Z ``model`` (object, name, path or None = default).
 
     The model is loaded once; extra keywords (``tile``, ``allow_extrapolation`` …) go to
-    :func:`deepz_fiji.refocus.virtual_stack`. Needs TensorFlow (imported here, lazily).
+    :func:`deepz_fiji.refocus.virtual_stack`. ``renormalize``: refocus twice, the second time
+    with the constants of the first virtual stack's EDF
+    (:func:`deepz_fiji.refocus.virtual_edf_normalization`): twice the work, and the input on the
+    training's intensity scale even when its sample is far out of focus (what autofocus needs).
+    Needs TensorFlow (imported here, lazily).
     """
-    from deepz_fiji.refocus import resolve_model, virtual_stack
+    from deepz_fiji.refocus import resolve_model, virtual_edf_normalization, virtual_stack
     from deepz_fiji.refocus.engine import check_dz_range
 
     loaded = resolve_model(model)
@@ -53,7 +58,11 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
                    bool(kw.get("allow_extrapolation", False)))
 
     def stack_fn(image: np.ndarray) -> np.ndarray:
-        return virtual_stack(image, start_um, stop_um, step_um, loaded, **kw)
+        stack = virtual_stack(image, start_um, stop_um, step_um, loaded, **kw)
+        if renormalize:
+            stack = virtual_stack(image, start_um, stop_um, step_um, loaded,
+                                  normalization=virtual_edf_normalization(stack), **kw)
+        return stack
 
     stack_fn.model = loaded  # type: ignore[attr-defined]
     return stack_fn

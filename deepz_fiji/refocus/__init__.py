@@ -15,6 +15,7 @@ from deepz_fiji.refocus.api import (
     refocus_surface,
     resolve_model,
     stack_positions,
+    virtual_edf_normalization,
     virtual_stack,
 )
 from deepz_fiji.refocus.engine import DEFAULT_MEMORY_MB, RefocusEvent
@@ -39,6 +40,7 @@ __all__ = [
     "refocus_surface_file",
     "resolve_model",
     "stack_positions",
+    "virtual_edf_normalization",
     "virtual_stack",
     "virtual_stack_file",
 ]

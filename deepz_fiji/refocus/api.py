@@ -19,6 +19,9 @@ Common keyword arguments:
 - ``precision``: 'float32' (default, or ``$DEEPZ_PRECISION``) or 'bfloat16' (about twice as
   fast on CPUs with AVX512-BF16/AMX, outputs differ by a fraction of a percent).
 - ``progress``: ``progress(done, total)`` called as tiles finish.
+- ``normalization``: the constants to normalise with instead of each frame's own: one
+  :class:`~deepz_fiji.data.NormParams` for every frame or one per frame (see
+  :func:`virtual_edf_normalization`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from deepz_fiji.data import NormParams
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.model import load_model
-from deepz_fiji.refocus.engine import Dz, RefocusEvent, run_jobs
+from deepz_fiji.refocus.engine import Dz, Normalization, RefocusEvent, run_jobs
 from deepz_fiji.refocus.inputs import as_dpm, as_image, frame_dpms, z_planes
 
 Progress = Callable[[int, int], None]
@@ -60,6 +64,7 @@ def iter_refocus(
     tile: int | tuple[int, int] | None = None,
     batch_px: int | None = None,
     precision: str | None = None,
+    normalization: Normalization = None,
 ) -> Iterator[RefocusEvent]:
     """Refocus ``image`` to every Δz (scalar or (Y, X) DPM) in ``dz_um``, yielding progress.
 
@@ -72,7 +77,7 @@ def iter_refocus(
     frames = data.reshape((-1, *data.shape[-2:]))
     planes = [as_dpm(dz, frames.shape[-2:]) for dz in dz_um]
     yield from run_jobs(frames, [planes] * len(frames), resolve_model(model), allow_extrapolation=allow_extrapolation,
-                        tile=tile, batch_px=batch_px, precision=precision)
+                        tile=tile, batch_px=batch_px, precision=precision, normalization=normalization)
 
 
 def _refocus_jobs(
@@ -85,12 +90,13 @@ def _refocus_jobs(
     batch_px: int | None = None,
     precision: str | None = None,
     progress: Progress | None = None,
+    normalization: Normalization = None,
 ) -> np.ndarray:
     """Run ``jobs[f]`` for each 2D frame of ``data``; returns (frames, planes, Y, X)."""
     frames = data.reshape((-1, *data.shape[-2:]))
     out = np.empty((len(frames), max(len(j) for j in jobs), *frames.shape[-2:]), np.float32)
     events = run_jobs(frames, jobs, resolve_model(model), allow_extrapolation=allow_extrapolation,
-                      tile=tile, batch_px=batch_px, precision=precision)
+                      tile=tile, batch_px=batch_px, precision=precision, normalization=normalization)
     for event in events:
         if event.plane is not None:
             out[event.index] = event.plane
@@ -109,6 +115,7 @@ def refocus(
     batch_px: int | None = None,
     precision: str | None = None,
     progress: Progress | None = None,
+    normalization: Normalization = None,
 ) -> np.ndarray:
     """Refocus ``image`` onto the surface ``dpm_um``: a Δz in µm or a (Y, X) DPM in µm.
 
@@ -120,7 +127,8 @@ def refocus(
     dz = as_dpm(dpm_um, data.shape[-2:])
     n_frames = int(np.prod(data.shape[:-2]))
     out = _refocus_jobs(data, [[dz]] * n_frames, model, allow_extrapolation=allow_extrapolation,
-                        tile=tile, batch_px=batch_px, precision=precision, progress=progress)
+                        tile=tile, batch_px=batch_px, precision=precision, progress=progress,
+                        normalization=normalization)
     return out.reshape(data.shape)
 
 
@@ -152,6 +160,19 @@ def virtual_stack(image: np.ndarray, start_um: float, stop_um: float, step_um: f
     n_frames = int(np.prod(data.shape[:-2]))
     out = _refocus_jobs(data, [zs] * n_frames, model, **kw)
     return out.reshape((*data.shape[:-2], len(zs), *data.shape[-2:]))
+
+
+def virtual_edf_normalization(stack: np.ndarray) -> NormParams:
+    """Normalisation constants taken from the EDF of a virtual stack (Z, Y, X, input units).
+
+    Training normalises every plane with its stack's EDF constants; a single image normalised
+    on itself is brighter than that whenever its sample is out of focus (sparse beads 5 µm out:
+    ~50× in normalised units). The EDF of a first virtual stack of the image stands in for the
+    stack's EDF: refocusing again with these constants puts the input back on the training's scale.
+    """
+    from deepz_fiji.data import estimate_normalization, extended_depth_of_field
+
+    return estimate_normalization(extended_depth_of_field(np.asarray(stack, np.float32))[0])
 
 
 def stack_positions(start_um: float, stop_um: float, step_um: float) -> np.ndarray:

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepz_fiji.data import background_mask, denormalize, estimate_normalization, normalize
+from deepz_fiji.data import (
+    NormParams,
+    background_mask,
+    denormalize,
+    estimate_normalization,
+    normalize,
+)
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.refocus.precision import check_precision, precision_scope
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_MB = 1536
 
 Dz = float | np.ndarray
+#: Normalisation constants for :func:`run_jobs`: None (each frame on itself), one, or one per frame.
+Normalization = NormParams | Sequence[NormParams | None] | None
 
 
 @dataclass(frozen=True)
@@ -98,16 +106,20 @@ def run_jobs(
     tile: int | tuple[int, int] | None = None,
     batch_px: int | None = None,
     precision: str | None = None,
+    normalization: Normalization = None,
 ) -> Iterator[RefocusEvent]:
     """Refocus ``frames`` (F, Y, X) to ``jobs[f]`` (Δz values or DPMs) for each frame ``f``.
 
     Inputs are assumed checked (see :mod:`deepz_fiji.refocus.inputs`). Each frame is normalised
-    with constants estimated on itself; outputs are denormalised with the same constants.
+    with constants estimated on itself, or with ``normalization`` (one :class:`NormParams` for
+    every frame, or one per frame, ``None`` entries estimated on the frame); outputs are
+    denormalised with the same constants.
     ``tile=None`` and ``batch_px=None`` fit :data:`DEFAULT_MEMORY_MB`; ``precision`` is
     'float32' or 'bfloat16' (see :mod:`deepz_fiji.refocus.precision`).
     """
     config = model.config
     check_dz_range(jobs, config, allow_extrapolation)
+    norms = frame_normalizations(normalization, len(frames))
     check_precision(precision)
     _, height, width = frames.shape
     tile = default_tile(config) if tile is None else tile
@@ -121,15 +133,26 @@ def run_jobs(
     )
     buffer = np.empty((batch, th, tw, 2), np.float32)
     with precision_scope(precision):
-        yield from _run(frames, jobs, model, layout, buffer, total)
+        yield from _run(frames, jobs, model, layout, buffer, total, norms)
 
 
-def _run(frames, jobs, model, layout, buffer, total) -> Iterator[RefocusEvent]:
+def frame_normalizations(normalization: Normalization, n_frames: int) -> list[NormParams | None]:
+    """``normalization`` as one entry per frame (``None``: estimate it on the frame)."""
+    if normalization is None or isinstance(normalization, NormParams):
+        return [normalization] * n_frames
+    norms = list(normalization)
+    if len(norms) != n_frames or not all(n is None or isinstance(n, NormParams) for n in norms):
+        raise DeepZError(f"normalization must be one NormParams or one per frame ({n_frames}), got "
+                         f"{len(norms)} entries")
+    return norms
+
+
+def _run(frames, jobs, model, layout, buffer, total, norms) -> Iterator[RefocusEvent]:
     batch, height, width = buffer.shape[0], *frames.shape[1:]
     blender = _Blender(layout, (height, width))
     pending: list[tuple] = []  # (frame, plane, norm params, tile) of the samples in the buffer
     done, t0 = 0, time.perf_counter()
-    for key, t, image, dpm in _samples(frames, jobs, layout, model.config):
+    for key, t, image, dpm in _samples(frames, jobs, layout, model.config, norms):
         rows, cols = layout.slices(t)
         buffer[len(pending), :, :, 0] = image[rows, cols]
         buffer[len(pending), :, :, 1] = dpm if dpm.ndim == 0 else dpm[rows, cols]
@@ -144,12 +167,13 @@ def _run(frames, jobs, model, layout, buffer, total) -> Iterator[RefocusEvent]:
     log.info("refocused %d tile(s) in %.2f s", done, time.perf_counter() - t0)
 
 
-def _samples(frames, jobs, layout, config):
+def _samples(frames, jobs, layout, config, norms):
     """Yield ((frame, plane, norm params), tile, normalised padded image, scaled padded DPM)."""
     for f, frame in enumerate(frames):
         if not jobs[f]:
             continue
-        params = _FrameNorm(estimate_normalization(frame), frame, config.modality == "widefield")
+        given = norms[f] if norms[f] is not None else estimate_normalization(frame)
+        params = _FrameNorm(given, frame, config.modality == "widefield")
         image = pad_to(normalize(frame, params.params), layout.padded_shape)
         for p, dz in enumerate(jobs[f]):
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
