@@ -67,6 +67,9 @@ def test_autofocus_prints_dz_and_writes_a_height_map(run_cli, tmp_path, model_di
     height = read_image(tmp_path / "height.tif")
     assert height.data.shape == (48, 64) and height.pixel_um == pytest.approx(0.3)
     assert -2 <= height.data.min() <= height.data.max() <= 2
+    single = run_cli("autofocus", "img.tif", "--model", model_dir, "--range", "-2", "2", "--step", "0.5",
+                     "--single-pass")
+    assert single.returncode == 0 and single.stdout.startswith("in focus at dz = "), single.stderr
 
     write_image(tmp_path / "video.tif", np.stack([spots((48, 64), t) for t in range(3)]), "TYX", pixel_um=0.3)
     proc = run_cli("autofocus", "video.tif", "--model", model_dir)
