@@ -102,18 +102,24 @@ def main(argv: list[str] | None = None) -> int:
             per = seconds / (1 if name.startswith("autofocus") else frames)
             rows.append((name, frames, planes, seconds, per, gb))
             print(f"{name:<30} {frames:>6} {planes:>6} {seconds:>8.1f} {per:>8.2f} {gb:>8.2f}", flush=True)
-    marginal(rows, args.short, args.frames)
+    marginal(rows, args.short, args.frames, args.size**2 / 1e6)
     return 0
 
 
-def marginal(rows: list[tuple], short: int, frames: int) -> None:
+#: Virtual-stack planes per frame and 41-plane pass: track refocuses both channels, --track-focus
+#: makes two passes on the focus channel (see refocus_stack_fn) and then one plane per channel.
+PLANES_PER_FRAME = {"track": 2 * 41, "refocus-video --track-focus": 2 * 41 + 2}
+
+
+def marginal(rows: list[tuple], short: int, frames: int, mpx: float) -> None:
     """Per-frame cost without the fixed start-up (model loading, TF start): from the two video lengths
     at 41 planes, and the plane scaling from 21 against 41 planes at the short length."""
     by = {(r[0], r[1], r[2]): r[3] for r in rows}
-    for name in {r[0] for r in rows if not r[0].startswith("autofocus")}:
+    for name in sorted({r[0] for r in rows if not r[0].startswith("autofocus")}):
         if (name, frames, 41) in by and (name, short, 41) in by and frames > short:
             slope = (by[name, frames, 41] - by[name, short, 41]) / (frames - short)
-            print(f"{name}: {slope:.2f} s per extra frame at 41 planes; fixed cost "
+            print(f"{name}: {slope:.2f} s per extra frame at 41 planes "
+                  f"({PLANES_PER_FRAME[name] * mpx / slope:.2f} Mpx·planes/s of refocusing); fixed cost "
                   f"{by[name, short, 41] - short * slope:.1f} s")
         if (name, short, 21) in by and (name, short, 41) in by:
             print(f"{name}: {short} frames take {by[name, short, 41] / by[name, short, 21]:.2f}× as long with 41 "
