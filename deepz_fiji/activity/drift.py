@@ -94,8 +94,9 @@ def refocus_video_file(
     """Refocus every frame of a video by ``dz_um``, or (``track``) each to its own in-focus plane.
 
     With ``track``, each frame's in-focus Δz is found on channel ``focus_channel`` (with
-    ``renormalize`` as in :func:`autofocus_file`) and applied to all its channels. Writes a calibrated TIFF with the input's axes (and the per-frame Δz
-    as CSV with ``focus_csv``). Returns the Δz per frame (T,).
+    ``renormalize`` as in :func:`autofocus_file`) and applied to all its channels. Writes a
+    calibrated TIFF with the input's axes (and the per-frame Δz as CSV with ``focus_csv``).
+    Returns the Δz per frame (T,).
     """
     from deepz_fiji.refocus import refocus_frames
     from deepz_fiji.refocus.files import check_output, resolve_pixel_um
