@@ -39,25 +39,22 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024**2  # KiB on Linux
 
 
-def first_frames(video: Path, n: int, out: Path) -> Path:
-    """The first ``n`` frames of a TCYX video, as a new calibrated TIFF."""
+def short_inputs(video: Path, n: int, folder: Path) -> tuple[Path, Path]:
+    """The first ``n`` frames of a TCYX video and its first nuclei frame (YX), as calibrated TIFFs."""
     from deepz_fiji.io import read_image, write_image
 
     image = read_image(video)
     cal = image.calibration
-    write_image(out, image.data[:n], image.axes, pixel_um=cal.pixel_um, frame_interval_s=cal.frame_interval_s)
-    return out
+    short, frame = folder / f"{video.stem}_{n}.tif", folder / f"{video.stem}-frame0.tif"
+    write_image(short, image.data[:n], image.axes, pixel_um=cal.pixel_um, frame_interval_s=cal.frame_interval_s)
+    write_image(frame, image.data[0, 0], "YX", pixel_um=cal.pixel_um)
+    return short, frame
 
 
-def commands(video: Path, out: Path, step: float, model: list[str]) -> dict[str, list[str]]:
+def commands(video: Path, frame: Path, out: Path, step: float, model: list[str]) -> dict[str, list[str]]:
+    """The command lines of one run: ``video`` for the video commands, ``frame`` for autofocus."""
     deepz = [sys.executable, "-m", "deepz_fiji"]
     z = ["--range", "-10", "10", "--step", f"{step:g}"]
-    frame = out.parent / f"{video.stem}-frame0.tif"
-    if not frame.exists():
-        from deepz_fiji.io import read_image, write_image
-
-        image = read_image(video)
-        write_image(frame, image.data[0, 0], "YX", pixel_um=image.calibration.pixel_um)
     return {
         "track": [*deepz, "track", str(video), "--nuclei-channel", "0", "--activity-channel", "1",
                   "-o", str(out / "track"), "--no-progress", *z, *model],
@@ -86,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.size), "--frames", str(args.frames), "--neurons", str(args.neurons), "--skip-deepz"],
                        check=True, stdout=subprocess.DEVNULL)
         print(f"simulated {args.frames} frames × 2 channels of {args.size}² px in {time.perf_counter() - t0:.0f} s")
-    short = first_frames(video, args.short, args.out / f"worm_video_{args.short}.tif")
+    short, frame = short_inputs(video, args.short, args.out)
     runs = [(args.short, 0.5, short), (args.short, 1.0, short)]
     if not args.skip_full:
         runs.append((args.frames, 0.5, video))
@@ -95,13 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     for frames, step, path in runs:
         planes = int(round(20 / step)) + 1
         folder = args.out / f"runs-{frames}f-{planes}p"
-        for name, cmd in commands(path, folder, step, model).items():
-            if name.startswith("autofocus") and frames != args.short:
+        for name, cmd in commands(path, frame, folder, step, model).items():
+            single = name.startswith("autofocus")
+            if single and frames != args.short:
                 continue  # one frame: the same at any video length
             seconds, gb = timed(cmd)
-            per = seconds / (1 if name.startswith("autofocus") else frames)
-            rows.append((name, frames, planes, seconds, per, gb))
-            print(f"{name:<30} {frames:>6} {planes:>6} {seconds:>8.1f} {per:>8.2f} {gb:>8.2f}", flush=True)
+            n = 1 if single else frames
+            rows.append((name, n, planes, seconds, seconds / n, gb))
+            print(f"{name:<30} {n:>6} {planes:>6} {seconds:>8.1f} {seconds / n:>8.2f} {gb:>8.2f}", flush=True)
     marginal(rows, args.short, args.frames, args.size**2 / 1e6)
     return 0
 

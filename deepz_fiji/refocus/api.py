@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from deepz_fiji.data import NormParams
+from deepz_fiji.data import NormParams, estimate_normalization, extended_depth_of_field
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.model import load_model
 from deepz_fiji.refocus.engine import Dz, Normalization, RefocusEvent, run_jobs
@@ -170,8 +170,6 @@ def virtual_edf_normalization(stack: np.ndarray) -> NormParams:
     ~50× in normalised units). The EDF of a first virtual stack of the image stands in for the
     stack's EDF: refocusing again with these constants puts the input back on the training's scale.
     """
-    from deepz_fiji.data import estimate_normalization, extended_depth_of_field
-
     return estimate_normalization(extended_depth_of_field(np.asarray(stack, np.float32))[0])
 
 
