@@ -187,6 +187,8 @@ def main(argv=None) -> int:
     p.add_argument("--plane-only", action="store_true", help="also analyse the single focal plane")
     p.add_argument("--resume", action="store_true", help="resume an interrupted Deep-Z analysis")
     args = p.parse_args(argv)
+    if args.frames < 4:
+        p.error(f"--frames {args.frames}: the activity analysis needs at least 4 time points")
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed + 1)
 

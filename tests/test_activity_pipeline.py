@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from scipy.spatial.distance import cdist
 
 from deepz_fiji.activity import ActivityOptions, adjusted_rand_index, as_video, track_activity
-from deepz_fiji.activity.synthetic import synthetic_activity, widefield_frame
+from deepz_fiji.activity.synthetic import calcium_transients, synthetic_activity, widefield_frame
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.io import read_image
 
@@ -195,3 +195,10 @@ def test_refocus_stack_fn_drives_the_refocus_api():
     assert np.all(np.diff(medians) > 0)  # planes in order of increasing Δz
     with pytest.raises(DeepZError, match="range"):  # refused before any frame is processed
         refocus_stack_fn(EchoDz(), -15, 15, 1.0)
+
+
+def test_calcium_transients_need_room_for_their_onsets():
+    trace = calcium_transients(np.random.default_rng(0), 4, 2, 1.0)
+    assert trace.shape == (4,) and trace.max() == pytest.approx(1.0) and trace.min() >= 0
+    with pytest.raises(ValueError, match="at least 4 frames, got 3"):
+        calcium_transients(np.random.default_rng(0), 3, 2, 1.0)

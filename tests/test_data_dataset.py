@@ -259,3 +259,22 @@ def _region_origin(manifest, fov, region):
     row = entry["regions"][region]
     columns = entry["region_columns"]
     return int(row[columns.index("y")]), int(row[columns.index("x")])
+
+
+def test_val_fovs_choose_the_validation_stacks(tmp_path):
+    from deepz_fiji.data import prepare_dataset, split_fovs
+    from deepz_fiji.io import write_image
+
+    names = ["beads-1", "beads-2", "nuclei-1", "nuclei-2"]
+    assert split_fovs(4, 0.15, np.random.default_rng(0), names=names, val_fovs=["beads-2", "nuclei-1"]) == [
+        "train", "val", "val", "train"]
+    with pytest.raises(DeepZError, match="--val-fovs nuclei-9: no such field of view among beads-1, beads-2"):
+        split_fovs(4, 0.15, np.random.default_rng(0), names=names, val_fovs=["nuclei-9"])
+    with pytest.raises(DeepZError, match="leave at least one for training"):
+        split_fovs(4, 0.15, np.random.default_rng(0), names=names, val_fovs=names)
+    for i in range(3):
+        write_image(tmp_path / f"s{i}.tif", blob_stack(seed=i), "ZYX", pixel_um=0.325, z_step_um=0.5)
+    manifest = prepare_dataset(tmp_path, tmp_path / "ds", patch=32, planes=4, targets_per_input=2,
+                               align_planes=False, val_fovs=["s0", "s2"])
+    assert manifest["splits"]["val"]["fovs"] == ["s0", "s2"] and manifest["splits"]["train"]["fovs"] == ["s1"]
+    assert manifest["val_fovs"] == ["s0", "s2"]

@@ -125,6 +125,28 @@ def test_kill_and_resume_continues_from_the_checkpoint(dataset, tmp_path):
         train(dataset, out, width=0.5)
 
 
+@pytest.mark.slow
+def test_keep_last_exports_the_final_generator(dataset, tmp_path):
+    seen = {}
+
+    def record(kind, info):
+        if kind == "validation":
+            seen[info["iteration"]] = ([w.copy() for w in info["generator"].get_weights()], info["val_mae"])
+
+    options = TrainConfig(**{**QUICK.to_dict(), "keep": "last", "lr_g": 1e-2})
+    result = train(dataset, tmp_path / "last", preset="tiny", options=options, on_event=record)
+    assert result.kept == "last" and result.val_mae == pytest.approx(seen[12][1], rel=1e-5)
+    assert result.best_iteration != 12  # so "last" is not also "best" here
+    exported = load_model(tmp_path / "last").keras_generator().get_weights()
+    for a, b in zip(exported, seen[12][0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    validation = json.loads((tmp_path / "last" / "config.json").read_text())["validation"]
+    assert validation["kept"] == "last" and validation["val_mae"] == pytest.approx(seen[12][1], rel=1e-4)
+    assert validation["best_val_mae"] == pytest.approx(min(v for _, v in seen.values()), rel=1e-5)
+    with pytest.raises(DeepZError, match="'keep' must be one of best, last"):
+        TrainConfig(keep="latest")
+
+
 def test_refuses_to_overwrite_or_resume_nothing(dataset, tmp_path):
     with pytest.raises(DeepZError, match="no training checkpoint"):
         train(dataset, tmp_path / "new", resume=True)

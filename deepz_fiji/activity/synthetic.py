@@ -44,7 +44,12 @@ def _positions(rng: np.random.Generator, n: int, shape: tuple[int, int, int], sp
 
 
 def calcium_transients(rng: np.random.Generator, n_frames: int, n_events: int, tau_frames: float) -> np.ndarray:
-    """A train of calcium transients (instant rise, exponential decay), peak-normalised to 1."""
+    """A train of calcium transients (instant rise, exponential decay), peak-normalised to 1.
+
+    Raises ``ValueError`` when ``n_frames`` is too short to hold ``n_events`` onsets.
+    """
+    if n_events < 1 or n_frames < n_events + 2:
+        raise ValueError(f"{n_events} calcium transients need at least {n_events + 2} frames, got {n_frames}")
     spikes = np.zeros(n_frames)
     spikes[rng.choice(n_frames - 2, size=n_events, replace=False)] = rng.uniform(0.6, 1.0, n_events)
     kernel = np.exp(-np.arange(n_frames) / tau_frames)

@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="random target planes per input plane (default 8; 4 with --labels)")
     p.add_argument("--val-fraction", type=float, default=0.15,
                    help="fraction of fields of view used for validation (default 0.15)")
+    p.add_argument("--val-fovs", nargs="+", metavar="NAME", default=None,
+                   help="stacks (file names without extension) to validate on, instead of a random "
+                        "--val-fraction of them, e.g. one of each sample kind")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--z-step-um", "--z-step", dest="z_step_um", type=float,
                    help="z-step in µm (default: from the files; required when they lack it)")
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         bar.total = total
         bar.update(done - bar.n)
 
-    common = dict(patch=args.patch, planes=args.planes, val_fraction=args.val_fraction, seed=args.seed,
+    common = dict(patch=args.patch, planes=args.planes, val_fraction=args.val_fraction, val_fovs=args.val_fovs,
+                  seed=args.seed,
                   preprocessor=preprocessor, progress=progress, z_step_um=args.z_step_um, pixel_um=args.pixel_um,
                   shard_size=args.shard_size, overwrite=args.overwrite, max_dz_um=args.max_dz_um)
     try:

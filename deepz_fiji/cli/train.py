@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment")
+                "augment", "keep")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
 
@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="do not rescale training intensities")
     run.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                      help="no random flips/rotations of training pairs")
+    run.add_argument("--keep", choices=("best", "last"), default=None,
+                     help="generator written to the model folder: the one with the lowest validation MAE "
+                          "(best, default) or the final one (last: for a GAN phase or a robustness fine-tune)")
     run.add_argument("--resume", action="store_true",
                      help="require a checkpoint in --out to continue from (resuming is automatic anyway)")
     meta = p.add_argument_group("recorded in config.json")
@@ -107,7 +110,9 @@ def run_train(args: argparse.Namespace) -> int:
         )
     finally:
         bar.close()
-    print(f"model written to {result.path}: validation MAE {result.best_val_mae:.5f} (iteration "
+    kept = ("" if result.kept == "best" else
+            f"the last generator (validation MAE {result.val_mae:.5f}); lowest ")
+    print(f"model written to {result.path}: {kept}validation MAE {result.best_val_mae:.5f} (iteration "
           f"{result.best_iteration}; input-as-output baseline {result.baseline_mae:.5f}), "
           f"{result.iteration} iterations, {result.seconds / 60:.1f} min")
     return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,7 @@ def prepare_crossmodal_dataset(
     align_planes: bool = True,
     focus_measure: str = "structure",
     focus_target: bool = False,
+    val_fovs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write a Deep-Z+ dataset (wide-field inputs, confocal targets) to ``out_dir``; returns its manifest.
 
@@ -131,13 +132,13 @@ def prepare_crossmodal_dataset(
     if focus_measure not in FOCUS_MEASURES:
         raise DeepZError(f"unknown focus measure {focus_measure!r}; choose one of {', '.join(FOCUS_MEASURES)}")
     groups = _fov_groups(pair_stack_files(widefield, confocal), grid)
-    splits = split_fovs(len(groups), val_fraction, np.random.default_rng(seed))
-    pre = preprocessor if preprocessor is not None else PythonPreprocessor()
-    created = not Path(out_dir).exists()
-    out = output_folder(out_dir, overwrite)
     names = fov_names([g[0][0] for g in groups])
     if grid is not None:
         names = [f"{name}-grid{grid[0]}x{grid[1]}" for name in names]
+    splits = split_fovs(len(groups), val_fraction, np.random.default_rng(seed), names=names, val_fovs=val_fovs)
+    pre = preprocessor if preprocessor is not None else PythonPreprocessor()
+    created = not Path(out_dir).exists()
+    out = output_folder(out_dir, overwrite)
     staging = Path(tempfile.mkdtemp(prefix=".deepz-prepare-", dir=out))
     done = False
     try:
@@ -166,7 +167,8 @@ def prepare_crossmodal_dataset(
             log.warning("the validation stacks gave no pairs (no signal found in them)")
         manifest = build_manifest([g[0][0] for g in groups], fovs, writers, shards, pre, calibration, patch=patch,
                              planes=planes, targets_per_input=targets_per_input, val_fraction=val_fraction,
-                             seed=seed, shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target)
+                             seed=seed, shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target,
+                             val_fovs=list(val_fovs) if val_fovs else None)
         _crossmodal_manifest(manifest, groups, fovs, dz_values, calibration["z_step_um"], method=method,
                              model=model, fine=fine, grid=grid, tile_overlap=tile_overlap,
                              focus_measure=focus_measure)

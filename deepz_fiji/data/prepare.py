@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,13 @@ log = logging.getLogger(__name__)
 REGION_OVERLAP = 0.05
 
 
-def split_fovs(n_fovs: int, val_fraction: float, rng: np.random.Generator) -> list[str]:
-    """'train' or 'val' for each field of view: round(val_fraction·n) (at least 1) go to 'val'."""
+def split_fovs(n_fovs: int, val_fraction: float, rng: np.random.Generator, *,
+               names: Sequence[str] | None = None, val_fovs: Sequence[str] | None = None) -> list[str]:
+    """'train' or 'val' for each field of view: round(val_fraction·n) (at least 1) go to 'val'.
+
+    ``val_fovs``: the names (out of ``names``) of the fields of view to validate on instead of a
+    random choice, e.g. one of each sample kind.
+    """
     if not 0 < val_fraction < 1:
         raise DeepZError(f"the validation fraction must be between 0 and 1, got {val_fraction}")
     if n_fovs < 2:
@@ -51,6 +56,15 @@ def split_fovs(n_fovs: int, val_fraction: float, rng: np.random.Generator) -> li
             f"got {n_fovs} z-stack; a dataset needs at least 2 (fields of view are split between "
             "training and validation, never shared)"
         )
+    if val_fovs:
+        names = list(names or [])
+        unknown = [v for v in val_fovs if v not in names]
+        if unknown:
+            raise DeepZError(f"--val-fovs {', '.join(unknown)}: no such field of view among "
+                             f"{', '.join(names)}; give file names without their extension")
+        if set(val_fovs) >= set(names):
+            raise DeepZError("--val-fovs names every field of view; leave at least one for training")
+        return ["val" if name in val_fovs else "train" for name in names]
     n_val = min(n_fovs - 1, max(1, int(round(val_fraction * n_fovs))))
     val = set(rng.permutation(n_fovs)[:n_val].tolist())
     return ["val" if i in val else "train" for i in range(n_fovs)]
@@ -75,6 +89,7 @@ def prepare_dataset(
     align_planes: bool = True,
     clean_targets: str | Path | Iterable[str | Path] | None = None,
     focus_target: bool = False,
+    val_fovs: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -88,6 +103,8 @@ def prepare_dataset(
     ``clean_targets``: noiseless stacks of the same fields (e.g. ``deepz simulate --truth``), paired
     by file name or sorted order; targets are taken from them, normalised like their input stack.
     ``focus_target``: every input is also paired with its region's focal plane (see ``sample_pairs``).
+    ``val_fovs``: stack names (file names without extension) to validate on, instead of a random
+    ``val_fraction`` of them.
     """
     check_settings(patch, planes, targets_per_input, shard_size)
     paths = find_stacks(stack_paths_or_dir)
@@ -99,11 +116,11 @@ def prepare_dataset(
             raise DeepZError("noiseless targets come from simulated, drift-free stacks: add --no-stackreg")
         pairs = dict(pair_stack_files(paths, clean_targets))
         clean_paths = [pairs[p] for p in paths]
-    splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed))
+    names = fov_names(paths)
+    splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed), names=names, val_fovs=val_fovs)
     pre = preprocessor if preprocessor is not None else PythonPreprocessor()
     created = not Path(out_dir).exists()
     out = output_folder(out_dir, overwrite)
-    names = fov_names(paths)
     staging = Path(tempfile.mkdtemp(prefix=".deepz-prepare-", dir=out))
     done = False
     try:
@@ -137,6 +154,7 @@ def prepare_dataset(
         manifest = build_manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
                              shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target,
+                             val_fovs=list(val_fovs) if val_fovs else None,
                              targets="noiseless stacks" if clean_targets is not None else "the input stacks")
         commit_dataset(staging, out, shards, manifest)
         done = True

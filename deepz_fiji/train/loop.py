@@ -46,6 +46,8 @@ class TrainResult:
     baseline_mae: float
     seconds: float
     finished: bool
+    kept: str = "best"
+    val_mae: float | None = None  # of the exported generator (finished runs)
 
 
 def train(
@@ -188,22 +190,26 @@ def train(
                                int(state.best_iteration.numpy()), baseline, elapsed(), finished=False)
     history.close()
 
-    # export the best generator (the checkpoint keeps the last state for extending the run)
-    generator.load_weights(str(state.best_weights))
+    # export the best (or the last) generator; the checkpoint keeps the last state for extending the run
+    if options.keep == "best":
+        generator.load_weights(str(state.best_weights))
     final_mae = steps.validate(*val, batch=options.batch)
     final_flipped = steps.validate(val[0], val[1], -val[2], batch=options.batch)
     config.training = _training_record(data, options, patch, run.get("command") if resuming else command, init_from,
                                        resumes=run["resumes"] if resuming else [], iteration=total,
                                        seconds=elapsed())
     config.validation = {
-        "metric": "mae", "val_mae": final_mae, "best_iteration": int(state.best_iteration.numpy()),
+        "metric": "mae", "val_mae": final_mae, "kept": options.keep,
+        "best_iteration": int(state.best_iteration.numpy()),
+        "best_val_mae": float(state.best_val_mae.numpy()),
         "baseline_mae_input_as_output": baseline, "val_mae_dz_flipped": final_flipped,
         "val_pairs": int(len(val[2])),
         "val_patch": int(val[0].shape[-1]),
     }
     config.versions = _versions(tf, keras)
     save_model_folder(out, generator, config)
-    return TrainResult(out, total, final_mae, int(state.best_iteration.numpy()), baseline, elapsed(), finished=True)
+    return TrainResult(out, total, float(state.best_val_mae.numpy()), int(state.best_iteration.numpy()), baseline,
+                       elapsed(), finished=True, kept=options.keep, val_mae=final_mae)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -254,7 +260,7 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
 
 #: Options a resumed run may change (run length, schedule by hand, logging cadence); the
 #: others must stay as the run started.
-RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every")
+RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:

@@ -9,6 +9,8 @@ from typing import Any
 
 from deepz_fiji.errors import DeepZError
 
+KEEP_CHOICES = ("best", "last")
+
 
 @dataclass
 class TrainConfig:
@@ -25,6 +27,9 @@ class TrainConfig:
       target are multiplied by one factor drawn log-uniformly from this range. The DPM channel
       is not scaled. This makes the network tolerate the difference between a training stack's
       EDF-based normalisation and a single test image normalised on itself.
+    - ``keep``: which generator the model folder gets: ``'best'`` (lowest validation MAE, the
+      paper's choice) or ``'last'`` (the final one; for a GAN phase or a robustness fine-tune,
+      whose gains the plain validation MAE does not measure).
     - ``val_samples``: validate on at most this many validation pairs (a fixed random subset;
       ``None`` = all).
     - ``shuffle_buffer``/``cycle_length``: pairs held for shuffling / shard files read at once.
@@ -47,6 +52,7 @@ class TrainConfig:
     cycle_length: int = 4
     seed: int = 0
     log_every: int = 10
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -78,6 +84,8 @@ class TrainConfig:
                 raise bad(key, f"must be a positive integer or unset, got {value!r}")
         if self.total_iterations < 1:
             raise bad("iterations", "and warmup are both 0; train for at least one iteration")
+        if self.keep not in KEEP_CHOICES:
+            raise bad("keep", f"must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         scale = self.intensity_scale
         if scale is not None and (len(scale) != 2 or not 0 < scale[0] <= scale[1]):
             raise bad("intensity_scale", f"must be (low, high) with 0 < low <= high, or None; got {scale!r}")
