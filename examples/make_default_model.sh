@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the shipped default model models/widefield-20x-0.75na from nothing, on a CPU:
 # simulated training stacks (the paper's 20x/0.75 NA air set-up) -> deepz prepare -> deepz train,
-# in two stages.
+# in three stages.
 # - The simulated stacks have no stage drift, so prepare skips StackReg (--no-stackreg): on sparse,
 #   strongly defocused planes its plane-to-plane registration drifts by several pixels.
 # - Targets come from the simulator's noiseless stacks (--clean-targets): the network sees camera
@@ -14,19 +14,25 @@
 #   (--init-from) on a dataset where every input is also paired with its region's focal plane
 #   (--focus-target): refocusing *into* focus is rare among random targets, and this made the
 #   nuclei rows improve fastest.
+# - Stage 3 (STAGE3 iterations, lr 1e-4) starts from stage 2's best on the same stacks plus
+#   EXTRA_NUCLEI more nuclei fields (seeds 1007+), validating on one or two fields of every kind
+#   (--val-fovs): the thick nuclei samples were the rows furthest from the target, and stage 2's
+#   random validation split held no nuclei at all.
 # - MAE only (no LS-GAN phase): with the paper's alpha = 0.02 the LS-GAN term (~0.125 at
 #   equilibrium) outweighs alpha * MAE (~1e-4 here) and 50 GAN iterations (lr 4e-4) after 5,000 MAE
 #   ones took the validation MAE from 0.008 to 0.040; the GAN phase needs rebalancing before it helps.
 # Usage: bash examples/make_default_model.sh [WORK_DIR] [OUT_MODEL_DIR]
 # Environment: FOVS (stacks per sample kind, default 6), SIZE (px, 256), STAGE1 (12500),
-# STAGE1_LOW (1500), STAGE2 (14500), STAGE2_LOW (6000), BATCH (8), PATCH (128), PRESET (small;
+# STAGE1_LOW (1500), STAGE2 (14500), STAGE2_LOW (6000), EXTRA_NUCLEI (12), STAGE3 (6000),
+# BATCH (8), PATCH (128), PRESET (small;
 # paper = the paper's 25.6 M-parameter network, for a GPU). On 2 shared CPU
-# cores this ran at ~2-2.9 iterations/s: stage 1 ~1.7 h, stage 2 ~1.4 h (minutes on a GPU).
+# cores this ran at ~2-2.9 iterations/s: stage 1 ~1.7 h, stage 2 ~1.4 h, stage 3 ~0.6 h (minutes on a GPU).
 set -euo pipefail
 WORK=${1:-runs/default-model}
 OUT=${2:-models/widefield-20x-0.75na}
 FOVS=${FOVS:-6}; SIZE=${SIZE:-256}; STAGE1=${STAGE1:-12500}; STAGE1_LOW=${STAGE1_LOW:-1500}
 STAGE2=${STAGE2:-14500}; STAGE2_LOW=${STAGE2_LOW:-6000}; BATCH=${BATCH:-8}; PATCH=${PATCH:-128}
+EXTRA_NUCLEI=${EXTRA_NUCLEI:-12}; STAGE3=${STAGE3:-6000}
 PRESET=${PRESET:-small}
 mkdir -p "$WORK/stacks" "$WORK/truth"
 for i in $(seq 1 "$FOVS"); do
@@ -56,7 +62,25 @@ step stage1a python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" "${
 step stage1b python -m deepz_fiji train "$WORK/dataset" --out "$WORK/stage1" --warmup "$STAGE1" --iterations 0 \
   --lr-g 2e-4
 # stage 2: from stage 1's best generator, every input also paired with its focal plane
-step stage2a python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --name "$(basename "$OUT")" \
+step stage2a python -m deepz_fiji train "$WORK/dataset-focus" --out "$WORK/stage2" --name "$(basename "$OUT")" \
   "${common[@]}" --init-from "$WORK/stage1" --warmup "$((STAGE2 - STAGE2_LOW))" --lr-g 2e-4 --seed 1
-step stage2b python -m deepz_fiji train "$WORK/dataset-focus" --out "$OUT" --warmup "$STAGE2" --iterations 0 \
-  --lr-g 1e-4
+step stage2b python -m deepz_fiji train "$WORK/dataset-focus" --out "$WORK/stage2" --warmup "$STAGE2" \
+  --iterations 0 --lr-g 1e-4
+# stage 3: from stage 2's best, with EXTRA_NUCLEI more nuclei fields and a validation set of every kind
+mkdir -p "$WORK/stacks-mix" "$WORK/truth-mix"
+for f in "$WORK"/stacks/*.tif; do
+  ln -sf "$(realpath "$f")" "$WORK/stacks-mix/"; ln -sf "$(realpath "$WORK/truth/$(basename "$f")")" "$WORK/truth-mix/"
+done
+for i in $(seq $((FOVS + 1)) $((FOVS + EXTRA_NUCLEI))); do
+  out="$WORK/stacks-mix/nuclei-$i.tif"
+  [ -f "$out" ] || python -m deepz_fiji simulate --sample nuclei --size "$SIZE" --seed "$((1000 + i))" \
+    --truth "$WORK/truth-mix/nuclei-$i.tif" --no-preview --out "$out" >/dev/null
+done
+[ -f "$WORK/dataset-mix/manifest.json" ] || python -m deepz_fiji prepare "$WORK/stacks-mix" \
+  --out "$WORK/dataset-mix" --patch "$PATCH" --planes 20 --max-dz 10 --targets 3 --focus-target --seed 0 \
+  --no-stackreg --clean-targets "$WORK/truth-mix" \
+  --val-fovs "beads-$((FOVS - 1))" "filaments-$((FOVS - 1))" plane-beads-1 "plane-beads-$((FOVS - 2))" \
+  "nuclei-$((FOVS + EXTRA_NUCLEI / 2))" "nuclei-$((FOVS + EXTRA_NUCLEI))"
+step stage3 python -m deepz_fiji train "$WORK/dataset-mix" --out "$OUT" --name "$(basename "$OUT")" \
+  --preset "$PRESET" --iterations 0 --batch "$BATCH" --val-every 500 --val-samples 768 --description "$desc" \
+  --init-from "$WORK/stage2" --warmup "$STAGE3" --lr-g 1e-4 --seed 5
