@@ -120,7 +120,6 @@ def demo_figure(path: Path, snapshot: np.ndarray, refocused: np.ndarray, truth: 
         ax.axis("off")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return save_png(fig, path)
 
 
