@@ -20,7 +20,8 @@
 #   random validation split held no nuclei at all.
 # - MAE only (no LS-GAN phase): with the paper's alpha = 0.02 the LS-GAN term (~0.125 at
 #   equilibrium) outweighs alpha * MAE (~1e-4 here) and 50 GAN iterations (lr 4e-4) after 5,000 MAE
-#   ones took the validation MAE from 0.008 to 0.040; the GAN phase needs rebalancing before it helps.
+#   ones took the validation MAE from 0.008 to 0.040. Rebalanced (--alpha 1, lr 1e-4) it sharpens beads
+#   (tilt experiment 1.01 -> 0.75-0.80 um) but met only 4 of 16 accuracy rows, so it stays off (README).
 # Usage: bash examples/make_default_model.sh [WORK_DIR] [OUT_MODEL_DIR]
 # Environment: FOVS (stacks per sample kind, default 6), SIZE (px, 256), STAGE1 (12500),
 # STAGE1_LOW (1500), STAGE2 (14500), STAGE2_LOW (6000), EXTRA_NUCLEI (12), STAGE3 (6000),
@@ -82,5 +83,4 @@ done
   --val-fovs "beads-$((FOVS - 1))" "filaments-$((FOVS - 1))" plane-beads-1 "plane-beads-$((FOVS - 2))" \
   "nuclei-$((FOVS + EXTRA_NUCLEI / 2))" "nuclei-$((FOVS + EXTRA_NUCLEI))"
 step stage3 python -m deepz_fiji train "$WORK/dataset-mix" --out "$OUT" --name "$(basename "$OUT")" \
-  --preset "$PRESET" --iterations 0 --batch "$BATCH" --val-every 500 --val-samples 768 --description "$desc" \
-  --init-from "$WORK/stage2" --warmup "$STAGE3" --lr-g 1e-4 --seed 5
+  "${common[@]}" --val-samples 768 --init-from "$WORK/stage2" --warmup "$STAGE3" --lr-g 1e-4 --seed 5
