@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--surfaces", nargs="+", choices=SURFACES, default=list(SURFACES))
     parser.add_argument("--tilt-deg", type=float, default=1.5, help="plane tilt about y (default 1.5°)")
     parser.add_argument("--radius-um", type=float, default=3600.0, help="cylinder radius (default 3600 µm)")
+    parser.add_argument("--tta", action="store_true", help="refocus with test-time augmentation (8 rotations/mirrors)")
     args = parser.parse_args(argv)
     size = parse_size(parser, args.size)
 
@@ -53,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         model = resolve_model(args.model)
         for surface in args.surfaces:
             with ProgressBar(f"refocus {surface}", disable=args.no_progress) as bar:
-                exp = surface_experiment(lambda image, dpm: refocus_surface(image, dpm, model, progress=bar),
-                                         surface, size=size, seed=args.seed, optics=optics_for(model.config),
+                def deepz(image, dpm, bar=bar):
+                    return refocus_surface(image, dpm, model, progress=bar, tta=args.tta)
+
+                exp = surface_experiment(deepz, surface, size=size, seed=args.seed, optics=optics_for(model.config),
                                          n_objects=args.beads, tilt_deg=args.tilt_deg, radius_um=args.radius_um)
             files = write_experiment(exp, args.output)
             results.append(exp)
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except DeepZError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"model {model.config.name} ({model.path}); {size[0]}×{size[1]} px, seed {args.seed}; "
+    print(f"model {model.config.name} ({model.path}){' with --tta' if args.tta else ''}; {size[0]}×{size[1]} px, "
+          f"seed {args.seed}; "
           f"{time.perf_counter() - t0:.0f} s")
     for exp in results:
         i = exp.info

@@ -130,6 +130,52 @@ def test_surface_dpm_lands_on_the_right_pixels_with_tiles():
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
 
 
+def test_tta_maps_every_rotated_and_mirrored_output_back_onto_its_pixels():
+    """The DPM travels with the image through the 8 symmetries and each output is mapped back:
+    a network that echoes its (tilted, so asymmetric) DPM gives the same surface with and
+    without test-time augmentation, also on non-square tiles."""
+    image = sample((400, 333))
+    dpm = plane_dpm(image.shape, 0.325, tilt_x_deg=1.0, tilt_y_deg=-0.5, offset_um=1.0)
+    model = dpm_echo()
+    plain = refocus_surface(image, dpm, model, tile=192)
+    calls = len(model.batches)
+    averaged = refocus_surface(image, dpm, model, tile=192, tta=True)
+    assert len(model.batches) - calls == 8 * calls  # 8 network calls per batch
+    (th, tw), = {shape[1:3] for shape in model.batches[:calls]}
+    assert th != tw and {shape[1:3] for shape in model.batches[calls:]} == {(th, tw), (tw, th)}  # turned
+    np.testing.assert_allclose(averaged, plain, rtol=1e-5, atol=1e-3)
+
+
+def test_tta_averages_a_direction_dependent_network_over_the_symmetries():
+    """A network with a preferred direction (the input shifted one pixel along x) gets averaged
+    into a symmetric one: the output becomes the mean of the 4 one-pixel shifts."""
+    image = sample((64, 64))
+    shift_x = FakeModel(lambda x: np.roll(x[..., :1], 1, axis=2), modality="widefield→confocal")
+    plain = refocus_plane(image, 0.0, shift_x, tile=0)
+    np.testing.assert_allclose(plain, np.roll(image, 1, axis=1), rtol=1e-5, atol=1e-2)
+    averaged = refocus_plane(image, 0.0, shift_x, tile=0, tta=True)
+    four = np.mean([np.roll(image, s, axis=a) for s in (1, -1) for a in (0, 1)], axis=0)
+    np.testing.assert_allclose(averaged, four, rtol=1e-5, atol=1e-2)
+
+
+def test_tta_equals_refocusing_the_8_turned_and_mirrored_images_and_undoing_each(tiny_model):
+    """With a real network (a random one is far from symmetric): the same as doing it by hand."""
+    image = sample((64, 96))  # a multiple of the network's size: no padding, which would not turn along
+    by_hand = []
+    for turns in range(4):
+        for mirror in (False, True):
+            moved = np.rot90(image, turns)[:, ::-1] if mirror else np.rot90(image, turns)
+            out = refocus_plane(np.ascontiguousarray(moved), 2.0, tiny_model)
+            by_hand.append(np.rot90(out[:, ::-1] if mirror else out, -turns))
+    averaged = refocus_plane(image, 2.0, tiny_model, tta=True)
+    plain = refocus_plane(image, 2.0, tiny_model)
+    assert averaged.shape == image.shape and averaged.dtype == np.float32
+    # equal up to one offset: the wide-field background is pinned once, on the mean, not on each
+    difference = averaged - np.mean(by_hand, axis=0)
+    assert np.ptp(difference) < 1e-4 * np.ptp(plain) and abs(float(difference.mean())) < 0.02 * np.ptp(plain)
+    assert np.abs(averaged - plain).max() > 0.05 * np.ptp(plain)  # so the line above can tell
+
+
 def test_dpm_of_the_wrong_shape_is_refused():
     with pytest.raises(DeepZError, match="shape"):
         refocus_surface(sample((64, 64)), np.zeros((32, 32)), identity())

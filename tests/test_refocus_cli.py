@@ -49,6 +49,22 @@ def test_refocus_writes_a_calibrated_float_image_in_input_units(run_cli, tmp_pat
     assert read_image(tmp_path / "px.tif").pixel_um == pytest.approx(0.325)
 
 
+def test_tta_option_averages_over_the_symmetries_and_says_so_in_the_file(run_cli, tmp_path, model_dir):
+    write_image(tmp_path / "in.tif", spots((40, 56)), "YX", pixel_um=0.3)
+    proc = run_cli("refocus", "in.tif", "--dz", "-2", "-o", "out.tif", "--model", model_dir, "--tta")
+    assert proc.returncode == 0, proc.stderr
+    expected = refocus_plane(spots((40, 56)), -2.0, str(model_dir), tta=True)
+    np.testing.assert_allclose(read_image(tmp_path / "out.tif").data, expected, rtol=1e-5, atol=1e-3)
+    assert "deepz_tta = mean over 8 rotations/mirrors" in info(tmp_path / "out.tif")
+    assert "deepz_tta" not in info_of_plain_run(run_cli, tmp_path, model_dir)
+
+
+def info_of_plain_run(run_cli, tmp_path, model_dir) -> str:
+    proc = run_cli("refocus", "in.tif", "--dz", "-2", "-o", "plain.tif", "--model", model_dir)
+    assert proc.returncode == 0, proc.stderr
+    return info(tmp_path / "plain.tif")
+
+
 @pytest.mark.slow
 def test_stack_writes_41_calibrated_planes(run_cli, tmp_path, model_dir):
     write_image(tmp_path / "in.tif", spots((48, 64)), "YX")  # no calibration: the model's pixel size

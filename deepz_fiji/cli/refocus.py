@@ -62,12 +62,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
                         help="arithmetic precision (default float32 or $DEEPZ_PRECISION); bfloat16 is about "
                         "twice as fast on CPUs with AVX512-BF16/AMX")
+    parser.add_argument("--tta", action="store_true",
+                        help="average the network's output over the 8 rotations/mirrors of the input: 8x "
+                        "slower, lower error (see the README's accuracy table)")
     add_progress_argument(parser)
 
 
 def _options(args: argparse.Namespace) -> dict:
     return {"model": args.model, "pixel_um": args.pixel_um, "allow_extrapolation": args.allow_extrapolation,
-            "tile": args.tile, "precision": args.precision}
+            "tile": args.tile, "precision": args.precision, "tta": args.tta}
 
 
 def cmd_refocus(args: argparse.Namespace) -> int:

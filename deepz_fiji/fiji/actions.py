@@ -72,36 +72,37 @@ def _plane_of(imp: Any) -> np.ndarray:
     return convert.current_plane_to_numpy(imp)
 
 
-def refocus_plane_imp(imp: Any, dz_um: float, model: Any = None, *, allow_extrapolation: bool = False) -> Any:
+def refocus_plane_imp(imp: Any, dz_um: float, model: Any = None, *, allow_extrapolation: bool = False,
+                      tta: bool = False) -> Any:
     """Refocus the plane shown in ``imp`` by ``dz_um`` µm; returns a new calibrated ImagePlus."""
     cal = convert.calibration_from_imageplus(imp)
     return _run("refocus", imp, jobs.plane_job, _plane_of(imp), cal, float(dz_um), model,
-                allow_extrapolation=bool(allow_extrapolation))
+                allow_extrapolation=bool(allow_extrapolation), tta=bool(tta))
 
 
 def virtual_stack_imp(imp: Any, start_um: float, stop_um: float, step_um: float, model: Any = None, *,
-                      allow_extrapolation: bool = False) -> Any:
+                      allow_extrapolation: bool = False, tta: bool = False) -> Any:
     """A virtual z-stack (``start_um … stop_um`` every ``step_um``) from the plane shown in ``imp``."""
     cal = convert.calibration_from_imageplus(imp)
     return _run("virtual stack", imp, jobs.stack_job, _plane_of(imp), cal, float(start_um), float(stop_um),
-                float(step_um), model, allow_extrapolation=bool(allow_extrapolation))
+                float(step_um), model, allow_extrapolation=bool(allow_extrapolation), tta=bool(tta))
 
 
 def refocus_surface_imp(imp: Any, surface: str = "tilt", model: Any = None, *, tilt_x_deg: float = 0.0,
                         tilt_y_deg: float = 0.0, offset_um: float = 0.0, radius_um: float = 100.0,
                         axis: str = "x", side: str = "convex", height_map: Any = None,
-                        allow_extrapolation: bool = False) -> Any:
+                        allow_extrapolation: bool = False, tta: bool = False) -> Any:
     """Refocus the plane shown in ``imp`` onto a tilted plane, a cylinder or a height map (µm)."""
     cal = convert.calibration_from_imageplus(imp)
     return _run("surface", imp, jobs.surface_job, _plane_of(imp), cal, str(surface), model,
-                allow_extrapolation=bool(allow_extrapolation), tilt_x_deg=float(tilt_x_deg),
+                allow_extrapolation=bool(allow_extrapolation), tta=bool(tta), tilt_x_deg=float(tilt_x_deg),
                 tilt_y_deg=float(tilt_y_deg), offset_um=float(offset_um), radius_um=float(radius_um),
                 axis=str(axis), side=str(side), height_map=height_map)
 
 
 def refocus_video_imp(imp: Any, mode: str = "plane", dz_um: float = 0.0, start_um: float = -2.0,
                       stop_um: float = 2.0, step_um: float = 0.5, model: Any = None, *,
-                      allow_extrapolation: bool = False) -> Any:
+                      allow_extrapolation: bool = False, tta: bool = False) -> Any:
     """Refocus every frame of a time-lapse: to one Δz (``mode='plane'``) or to a stack each (``'stack'``).
 
     Frames are the T axis; a stack with slices but no frames (a time-lapse opened without
@@ -120,4 +121,4 @@ def refocus_video_imp(imp: Any, mode: str = "plane", dz_um: float = 0.0, start_u
     kw: dict[str, Any] = {"dz_um": float(dz_um)} if kind == "plane" else {
         "stack": (float(start_um), float(stop_um), float(step_um))}
     return _run("video", imp, jobs.frames_job, frames, image.calibration, model=model,
-                allow_extrapolation=bool(allow_extrapolation), **kw)
+                allow_extrapolation=bool(allow_extrapolation), tta=bool(tta), **kw)

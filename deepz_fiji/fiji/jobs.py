@@ -66,11 +66,13 @@ def _prepare(image: np.ndarray, calibration: Calibration, model: Any) -> tuple[A
     return loaded, dataclasses.replace(calibration, pixel_um=pixel)
 
 
-def _kw(allow_extrapolation: bool, progress: Progress | None) -> dict[str, Any]:
-    return {"allow_extrapolation": bool(allow_extrapolation), "progress": progress}
+def _kw(allow_extrapolation: bool, progress: Progress | None, tta: bool) -> dict[str, Any]:
+    return {"allow_extrapolation": bool(allow_extrapolation), "progress": progress, "tta": bool(tta)}
 
 
-def _meta(model: Any, **extra: Any) -> dict[str, str]:
+def _meta(model: Any, tta: bool, **extra: Any) -> dict[str, str]:
+    if tta:
+        extra["deepz_tta"] = "mean over 8 rotations/mirrors"
     return {"deepz_model": str(model.config.name), **{k: str(v) for k, v in extra.items()}}
 
 
@@ -87,28 +89,29 @@ def _planar(calibration: Calibration) -> Calibration:
 
 
 def plane_job(image: np.ndarray, calibration: Calibration, dz_um: float, model: Any = None, *,
-              allow_extrapolation: bool = False, progress: Progress | None = None) -> RefocusResult:
+              allow_extrapolation: bool = False, progress: Progress | None = None,
+              tta: bool = False) -> RefocusResult:
     """Refocus one 2D image to the plane ``dz_um`` µm away."""
     dz = float(dz_um)
     plane = _plane(image)
     model, cal = _prepare(plane, calibration, model)
-    out = _refocus_api().refocus_plane(plane, dz, model, **_kw(allow_extrapolation, progress))
-    return RefocusResult(out, "YX", _planar(cal), dz_label(dz), metadata=_meta(model, deepz_dz_um=f"{dz:g}"))
+    out = _refocus_api().refocus_plane(plane, dz, model, **_kw(allow_extrapolation, progress, tta))
+    return RefocusResult(out, "YX", _planar(cal), dz_label(dz), metadata=_meta(model, tta, deepz_dz_um=f"{dz:g}"))
 
 
 def stack_job(image: np.ndarray, calibration: Calibration, start_um: float, stop_um: float, step_um: float,
               model: Any = None, *, allow_extrapolation: bool = False,
-              progress: Progress | None = None) -> RefocusResult:
+              progress: Progress | None = None, tta: bool = False) -> RefocusResult:
     """A virtual z-stack from one 2D image: planes ``start_um … stop_um`` every ``step_um``."""
     api = _refocus_api()
     positions = [float(z) for z in api.stack_positions(float(start_um), float(stop_um), float(step_um))]
     plane = _plane(image)
     model, cal = _prepare(plane, calibration, model)
     out = api.virtual_stack(plane, float(start_um), float(stop_um), float(step_um), model,
-                            **_kw(allow_extrapolation, progress))
+                            **_kw(allow_extrapolation, progress, tta))
     cal = dataclasses.replace(_planar(cal), z_step_um=float(step_um))
     title = f"\u0394z {positions[0]:+.2f}\u2026{positions[-1]:+.2f} \u00b5m"
-    meta = _meta(model, deepz_dz_um=",".join(f"{z:g}" for z in positions))
+    meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "ZYX", cal, title, [dz_label(z) for z in positions], meta)
 
 
@@ -131,22 +134,23 @@ def make_surface(surface: str = "tilt", *, tilt_x_deg: float = 0.0, tilt_y_deg: 
 
 
 def surface_job(image: np.ndarray, calibration: Calibration, surface: str = "tilt", model: Any = None, *,
-                allow_extrapolation: bool = False, progress: Progress | None = None,
+                allow_extrapolation: bool = False, progress: Progress | None = None, tta: bool = False,
                 **surface_kw: Any) -> RefocusResult:
     """Refocus one 2D image onto a tilted plane, a cylinder or a height map (see :func:`make_surface`)."""
     plane = _plane(image)
     shape = make_surface(surface, **surface_kw)
     model, cal = _prepare(plane, calibration, model)
     dpm = shape.dpm(plane.shape, cal.pixel_um)
-    out = _refocus_api().refocus_surface(plane, dpm, model, **_kw(allow_extrapolation, progress))
+    out = _refocus_api().refocus_surface(plane, dpm, model, **_kw(allow_extrapolation, progress, tta))
     description = shape.describe().replace(" deg", "\u00b0").replace(" um", " \u00b5m")
-    meta = _meta(model, deepz_surface=shape.describe(), deepz_dz_range_um=f"{float(dpm.min()):g},{float(dpm.max()):g}")
+    meta = _meta(model, tta, deepz_surface=shape.describe(), deepz_dz_range_um=f"{float(dpm.min()):g},{float(dpm.max()):g}")
     return RefocusResult(out, "YX", _planar(cal), description, metadata=meta)
 
 
 def frames_job(frames: np.ndarray, calibration: Calibration, *, dz_um: float | None = None,
                stack: tuple[float, float, float] | None = None, model: Any = None,
-               allow_extrapolation: bool = False, progress: Progress | None = None) -> RefocusResult:
+               allow_extrapolation: bool = False, progress: Progress | None = None,
+               tta: bool = False) -> RefocusResult:
     """Refocus every frame of a (T, Y, X) time-lapse to one Δz, or to a virtual stack each (T, Z, Y, X)."""
     frames = np.asarray(frames)
     if frames.ndim == 2:
@@ -157,16 +161,16 @@ def frames_job(frames: np.ndarray, calibration: Calibration, *, dz_um: float | N
         raise DeepZError("give either one Δz for every frame or a stack range (start, stop, step), not both")
     api = _refocus_api()
     model, calibration = _prepare(frames[0], calibration, model)
-    kw = _kw(allow_extrapolation, progress)
+    kw = _kw(allow_extrapolation, progress, tta)
     if dz_um is not None:
         out = api.refocus_frames(frames, float(dz_um), model, **kw)
         cal = dataclasses.replace(calibration, z_step_um=None)
-        return RefocusResult(out, "TYX", cal, dz_label(dz_um), metadata=_meta(model, deepz_dz_um=f"{float(dz_um):g}"))
+        return RefocusResult(out, "TYX", cal, dz_label(dz_um), metadata=_meta(model, tta, deepz_dz_um=f"{float(dz_um):g}"))
     start, stop, step = (float(v) for v in stack)
     positions = [float(z) for z in api.stack_positions(start, stop, step)]
     out = api.virtual_stack(frames, start, stop, step, model, **kw)  # (T, Z, Y, X)
     cal = dataclasses.replace(calibration, z_step_um=step)
     labels = [dz_label(z) for _ in range(frames.shape[0]) for z in positions]
     title = f"\u0394z {positions[0]:+.2f}\u2026{positions[-1]:+.2f} \u00b5m"
-    meta = _meta(model, deepz_dz_um=",".join(f"{z:g}" for z in positions))
+    meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "TZYX", cal, title, labels, meta)

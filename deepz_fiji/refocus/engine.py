@@ -29,6 +29,7 @@ from deepz_fiji.data import (
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.refocus.precision import check_precision, precision_scope
+from deepz_fiji.refocus.symmetry import averaged
 from deepz_fiji.refocus.tiling import MAX_TILE, TileLayout, pad_to, plan_tiles
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def run_jobs(
     batch_px: int | None = None,
     precision: str | None = None,
     normalization: Normalization = None,
+    tta: bool = False,
 ) -> Iterator[RefocusEvent]:
     """Refocus ``frames`` (F, Y, X) to ``jobs[f]`` (Δz values or DPMs) for each frame ``f``.
 
@@ -115,7 +117,8 @@ def run_jobs(
     every frame, or one per frame, ``None`` entries estimated on the frame); outputs are
     denormalised with the same constants.
     ``tile=None`` and ``batch_px=None`` fit :data:`DEFAULT_MEMORY_MB`; ``precision`` is
-    'float32' or 'bfloat16' (see :mod:`deepz_fiji.refocus.precision`).
+    'float32' or 'bfloat16' (see :mod:`deepz_fiji.refocus.precision`); ``tta`` averages every
+    tile over its 8 rotations/mirrors (see :mod:`deepz_fiji.refocus.symmetry`).
     """
     config = model.config
     check_dz_range(jobs, config, allow_extrapolation)
@@ -128,12 +131,13 @@ def run_jobs(
     total = sum(len(job) for job in jobs) * layout.n_tiles
     batch = min(max(total, 1), _batch_size(layout, batch_px or default_batch_px(config)))
     log.info(
-        "refocusing %d plane(s) of %dx%d with model %r: %d tile(s) of %dx%d, batch %d",
+        "refocusing %d plane(s) of %dx%d with model %r: %d tile(s) of %dx%d, batch %d%s",
         total // layout.n_tiles, height, width, config.name, layout.n_tiles, th, tw, batch,
+        ", averaged over 8 rotations/mirrors" if tta else "",
     )
     buffer = np.empty((batch, th, tw, 2), np.float32)
     with precision_scope(precision):
-        yield from _run(frames, jobs, model, layout, buffer, total, norms)
+        yield from _run(frames, jobs, model, layout, buffer, total, norms, tta)
 
 
 def frame_normalizations(normalization: Normalization, n_frames: int) -> list[NormParams | None]:
@@ -147,8 +151,12 @@ def frame_normalizations(normalization: Normalization, n_frames: int) -> list[No
     return norms
 
 
-def _run(frames, jobs, model, layout, buffer, total, norms) -> Iterator[RefocusEvent]:
+def _run(frames, jobs, model, layout, buffer, total, norms, tta) -> Iterator[RefocusEvent]:
     batch, height, width = buffer.shape[0], *frames.shape[1:]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return averaged(lambda b: _predict(model, b), x) if tta else _predict(model, x)
+
     blender = _Blender(layout, (height, width))
     pending: list[tuple] = []  # (frame, plane, norm params, tile) of the samples in the buffer
     done, t0 = 0, time.perf_counter()
@@ -159,11 +167,11 @@ def _run(frames, jobs, model, layout, buffer, total, norms) -> Iterator[RefocusE
         pending.append((*key, t))
         if len(pending) == batch:
             done += len(pending)
-            yield from _events(blender.add(_predict(model, buffer), pending), done, total)
+            yield from _events(blender.add(predict(buffer), pending), done, total)
             pending.clear()
     if pending:
         done += len(pending)
-        yield from _events(blender.add(_predict(model, buffer[: len(pending)]), pending), done, total)
+        yield from _events(blender.add(predict(buffer[: len(pending)]), pending), done, total)
     log.info("refocused %d tile(s) in %.2f s", done, time.perf_counter() - t0)
 
 

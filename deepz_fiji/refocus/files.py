@@ -124,7 +124,10 @@ def _prepare(input_path: PathLike, output: PathLike, model, pixel_um: float | No
     return output, image, model, resolve_pixel_um(image, model, pixel_um)
 
 
-def _metadata(model, image: Image, description: str, **extra: Any) -> dict[str, Any]:
+def _metadata(model, image: Image, description: str, options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The output TIFF's provenance: model, source, and the refocusing options that change pixels."""
+    if options.get("tta"):
+        extra["deepz_tta"] = "mean over 8 rotations/mirrors"
     return {
         "deepz_description": description,
         "deepz_model": model.config.name,
@@ -149,7 +152,7 @@ def refocus_file(input_path: PathLike, output: PathLike, dz_um: float, model=Non
     data = refocus(image.data, float(dz_um), model, progress=progress, **kw)
     desc = f"Deep-Z refocus by dz = {float(dz_um):+g} um with model {model.config.name}"
     return _write(output, data, image.axes, image, pixel, image.z_step_um,
-                  _metadata(model, image, desc, deepz_dz_um=float(dz_um)))
+                  _metadata(model, image, desc, kw, deepz_dz_um=float(dz_um)))
 
 
 def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, stop_um: float,
@@ -167,7 +170,7 @@ def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, 
     data = virtual_stack(image.data, start_um, stop_um, step_um, model, progress=progress, **kw)
     desc = (f"Deep-Z virtual stack dz = {zs[0]:+g} ... {zs[-1]:+g} um, step {float(step_um):g} um, "
             f"{len(zs)} planes, model {model.config.name}")
-    meta = _metadata(model, image, desc, deepz_start_um=float(zs[0]), deepz_stop_um=float(zs[-1]),
+    meta = _metadata(model, image, desc, kw, deepz_start_um=float(zs[0]), deepz_stop_um=float(zs[-1]),
                      deepz_step_um=float(step_um), deepz_planes=len(zs))
     return _write(output, data, image.axes[:-2] + "ZYX", image, pixel, float(step_um), meta)
 
@@ -184,7 +187,7 @@ def refocus_surface_file(input_path: PathLike, output: PathLike, surface: Surfac
     data = refocus(image.data, dpm, model, progress=progress, **kw)
     desc = (f"Deep-Z refocus onto a {surface.describe()} (dz {dpm.min():+.3g} ... {dpm.max():+.3g} um) "
             f"with model {model.config.name}")
-    meta = _metadata(model, image, desc, deepz_dpm_min_um=float(dpm.min()), deepz_dpm_max_um=float(dpm.max()))
+    meta = _metadata(model, image, desc, kw, deepz_dpm_min_um=float(dpm.min()), deepz_dpm_max_um=float(dpm.max()))
     path = _write(output, data, image.axes, image, pixel, image.z_step_um, meta)
     if dpm_output is not None:
         write_image(dpm_output, dpm, "YX", pixel_um=pixel, metadata={"deepz_description": f"DPM (um): {desc}"})

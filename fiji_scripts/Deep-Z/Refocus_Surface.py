@@ -10,8 +10,9 @@
 #@ File (label="Height map (TIFF, µm)", required=false) height_map
 #@ File (label="Model (folder or name; empty = default model)", required=false, style="directory") model
 #@ Boolean (label="Allow Δz outside the trained range", value=false) allow_extrapolation
+#@ Boolean (label="Average over 8 rotations/mirrors (8× slower, more accurate)", value=false) tta
 #@output ImagePlus result
 # Plugins > Deep-Z > Refocus Surface. All logic lives in deepz_fiji (one call below).
 from deepz_fiji.fiji.actions import refocus_surface_imp
 
-result = refocus_surface_imp(imp, surface, model, tilt_x_deg=tilt_x_deg, tilt_y_deg=tilt_y_deg, offset_um=offset_um, radius_um=radius_um, axis=axis, side=side, height_map=height_map, allow_extrapolation=allow_extrapolation)
+result = refocus_surface_imp(imp, surface, model, tilt_x_deg=tilt_x_deg, tilt_y_deg=tilt_y_deg, offset_um=offset_um, radius_um=radius_um, axis=axis, side=side, height_map=height_map, allow_extrapolation=allow_extrapolation, tta=tta)

@@ -134,6 +134,17 @@ def test_refocus_plane_script_equals_python_api(deepz, sample_image):
     assert str(result.getProp("deepz_model")) == "tiny-fiji-test"
 
 
+def test_refocus_plane_script_with_tta_equals_python_api(deepz, sample_image):
+    _, convert, refocus, model = deepz
+    image = sample_image((40, 48), seed=1)
+    imp = convert.numpy_to_imageplus(image, title="cells.tif", calibration=Calibration(pixel_um=0.5))
+    result, out = _run(deepz, "Refocus_Plane.py", imp, dz="1.5", tta="true")
+    expected = refocus.refocus_plane(image, 1.5, model, tta=True)
+    assert np.abs(out.data - expected).max() <= 1e-4
+    assert np.abs(expected - refocus.refocus_plane(image, 1.5, model)).max() > 1e-2  # the option reached it
+    assert str(result.getProp("deepz_tta")) == "mean over 8 rotations/mirrors"
+
+
 def test_virtual_stack_script_equals_python_api(deepz, sample_image):
     _, convert, refocus, model = deepz
     image = sample_image((32, 40), seed=2, dtype=np.uint8)
