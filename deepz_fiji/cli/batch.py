@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reader", choices=("tifffile", "imagej", "bioformats"),
                    help="how to open images (default: bioformats with --fiji, else tifffile)")
     p.add_argument("--allow-extrapolation", action="store_true", help="allow Δz outside the trained range")
+    p.add_argument("--tta", action="store_true", help="average over the 8 rotations/mirrors of each image (8x slower)")
     p.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
@@ -51,7 +52,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         dz_um=args.dz,
         stack=(args.range[0], args.range[1], args.step) if args.range is not None else None,
         tilt_x_deg=args.tilt_x_deg, tilt_y_deg=args.tilt_y_deg, offset_um=args.offset_um,
-        allow_extrapolation=args.allow_extrapolation,
+        allow_extrapolation=args.allow_extrapolation, tta=args.tta,
     )
     reader = args.reader or ("bioformats" if args.fiji else "tifffile")
     if reader == "bioformats" and args.fiji is None:

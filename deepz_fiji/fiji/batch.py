@@ -38,6 +38,7 @@ class BatchRequest:
     tilt_y_deg: float = 0.0
     offset_um: float = 0.0
     allow_extrapolation: bool = False
+    tta: bool = False
 
     def __post_init__(self) -> None:
         chosen = sum(v is not None for v in (self.dz_um, self.stack, self.tilt_x_deg))
@@ -47,7 +48,7 @@ class BatchRequest:
 
     def run(self, image: Image, model: Any) -> jobs.RefocusResult:
         """Refocus one image (2D, or frames T×Y×X for a plane or stack)."""
-        kw = {"allow_extrapolation": self.allow_extrapolation}
+        kw = {"allow_extrapolation": self.allow_extrapolation, "tta": self.tta}
         if image.axes == "YX":
             if self.dz_um is not None:
                 return jobs.plane_job(image.data, image.calibration, self.dz_um, model, **kw)

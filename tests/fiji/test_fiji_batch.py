@@ -68,6 +68,17 @@ def test_batch_stack_and_tilt(folder, tmp_path, tiny_model_dir):
     assert np.abs(tilted - expected).max() <= 1e-4
 
 
+def test_batch_with_tta_equals_the_api_with_tta(folder, tmp_path, tiny_model_dir):
+    from deepz_fiji.refocus import refocus_plane
+
+    src, images = folder
+    batch_refocus(src, tmp_path / "a", BatchRequest(dz_um=-1.5, tta=True), model=str(tiny_model_dir))
+    written = read_image(tmp_path / "a" / "c_deepz.tif").data
+    expected = refocus_plane(images["c"], -1.5, str(tiny_model_dir), tta=True)
+    assert np.abs(written - expected).max() <= 1e-4
+    assert np.abs(expected - refocus_plane(images["c"], -1.5, str(tiny_model_dir))).max() > 1e-2
+
+
 def test_batch_request_must_name_one_operation():
     with pytest.raises(DeepZError, match="exactly one"):
         BatchRequest()
