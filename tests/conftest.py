@@ -75,3 +75,14 @@ def make_tiny_model(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def shipped_model(request):
+    """The model in ``models/`` named by the test module's ``SHIPPED``; its tests skip if it is not there."""
+    from deepz_fiji.model import available_models, load_model
+
+    name = request.module.SHIPPED
+    if name not in available_models():
+        pytest.skip(f"model {name!r} is not shipped in models/")
+    return load_model(name)

@@ -3,20 +3,13 @@
 import numpy as np
 import pytest
 
-from deepz_fiji.model.folder import model_search_dirs
-
 pytestmark = pytest.mark.slow
-NAME = "deepz-plus-63x-1.4"
-
-if not any((d / NAME / "config.json").is_file() for d in model_search_dirs()):
-    pytest.skip(f"no Deep-Z+ model {NAME!r} is shipped in models/", allow_module_level=True)
+SHIPPED = "deepz-plus-63x-1.4"
 
 
 @pytest.fixture(scope="module")
-def model():
-    from deepz_fiji.model import load_model
-
-    return load_model(NAME)
+def model(shipped_model):
+    return shipped_model
 
 
 @pytest.fixture(scope="module")
