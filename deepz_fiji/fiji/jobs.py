@@ -72,7 +72,9 @@ def _kw(allow_extrapolation: bool, progress: Progress | None, tta: bool) -> dict
 
 def _meta(model: Any, tta: bool, **extra: Any) -> dict[str, str]:
     if tta:
-        extra["deepz_tta"] = "mean over 8 rotations/mirrors"
+        from deepz_fiji.refocus.symmetry import TTA_LABEL
+
+        extra["deepz_tta"] = TTA_LABEL
     return {"deepz_model": str(model.config.name), **{k: str(v) for k, v in extra.items()}}
 
 

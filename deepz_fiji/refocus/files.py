@@ -21,6 +21,7 @@ from deepz_fiji.errors import DeepZError
 from deepz_fiji.io import Image, read_image, write_image
 from deepz_fiji.refocus.api import Progress, refocus, resolve_model, virtual_stack
 from deepz_fiji.refocus.inputs import as_image, z_planes
+from deepz_fiji.refocus.symmetry import TTA_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _prepare(input_path: PathLike, output: PathLike, model, pixel_um: float | No
 def _metadata(model, image: Image, description: str, options: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """The output TIFF's provenance: model, source, and the refocusing options that change pixels."""
     if options.get("tta"):
-        extra["deepz_tta"] = "mean over 8 rotations/mirrors"
+        extra["deepz_tta"] = TTA_LABEL
     return {
         "deepz_description": description,
         "deepz_model": model.config.name,

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+#: How outputs made with test-time augmentation say so in their metadata (``deepz_tta``).
+TTA_LABEL = "mean over 8 rotations/mirrors"
 #: (quarter turns, mirror) pairs: the 8 symmetries of the square.
 SYMMETRIES: tuple[tuple[int, bool], ...] = tuple((k, m) for k in range(4) for m in (False, True))
 
