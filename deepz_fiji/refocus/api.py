@@ -81,7 +81,7 @@ def iter_refocus(
     planes = [as_dpm(dz, frames.shape[-2:]) for dz in dz_um]
     yield from run_jobs(frames, [planes] * len(frames), resolve_model(model), allow_extrapolation=allow_extrapolation,
                         tile=tile, batch_px=batch_px, precision=precision, normalization=normalization,
-                      tta=tta)
+                        tta=tta)
 
 
 def _refocus_jobs(
