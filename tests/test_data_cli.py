@@ -44,6 +44,20 @@ def test_prepare_focus_target_adds_pairs_into_the_focal_plane(run_cli, stack_dir
     assert plain["counts"]["train"] < focus["counts"]["train"] <= plain["counts"]["train"] * 3 // 2
 
 
+def test_prepare_norm_reference_input_is_recorded_and_reaches_the_model_config(run_cli, stack_dir, tmp_path):
+    from deepz_fiji.train.loop import REFERENCE_INPUT, _dataset_fields
+
+    proc = run_cli("prepare", stack_dir, "--out", tmp_path / "ds", "--patch", "32", "--planes", "3", "--targets", "2",
+                   "--no-stackreg", "--norm-reference", "input")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["normalization"]["reference"] == "input" and manifest["norm_reference"] == "input"
+    assert _dataset_fields(manifest)["normalization"]["reference"] == REFERENCE_INPUT
+    proc = run_cli("prepare", stack_dir, "--out", tmp_path / "plus", "--labels", stack_dir, "--norm-reference", "input")
+    assert proc.returncode == 2 and "--norm-reference input is not available with --labels" in proc.stderr
+    assert not (tmp_path / "plus").exists()
+
+
 def test_prepare_errors_are_one_line_with_exit_code_2(run_cli, stack_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("DEEPZ_FIJI_DIR", raising=False)
     proc = run_cli("prepare", stack_dir, "--out", tmp_path / "ds", "--preprocess", "fiji")

@@ -248,6 +248,35 @@ def test_clean_targets_come_from_the_noiseless_stacks_normalised_like_the_input(
     np.testing.assert_allclose(pairs["inputs"][k], normalize(noisy, params)[i, y:y + 32, x:x + 32], atol=1e-5)
 
 
+def test_norm_reference_input_normalises_each_pair_on_its_whole_input_plane(tmp_path):
+    from deepz_fiji.data import prepare_dataset, read_dataset
+    from deepz_fiji.data.normalize import estimate_normalization, normalize
+
+    stacks = write_stacks(tmp_path / "stacks", n=2)
+    with pytest.raises(DeepZError, match="unknown normalisation reference 'plane'; use one of edf, input"):
+        prepare_dataset(stacks, tmp_path / "x", norm_reference="plane", **SETTINGS)
+    kwargs = dict(SETTINGS, seed=2, val_fraction=0.5, align_planes=False)
+    manifest = prepare_dataset(stacks, tmp_path / "ds", norm_reference="input", **kwargs)
+    edf_manifest = prepare_dataset(stacks, tmp_path / "edf", **kwargs)
+    assert manifest["normalization"]["reference"] == "input" and edf_manifest["normalization"]["reference"] == "edf"
+    pairs = read_dataset(tmp_path / "ds").load_split("train")
+    edf_pairs = read_dataset(tmp_path / "edf").load_split("train")
+    np.testing.assert_array_equal(pairs["target_plane"], edf_pairs["target_plane"])  # same pairs, other constants
+    fov = int(pairs["fov"][0])
+    stack = read_image_data(stacks / f"fov{fov}.tif")
+    entry = next(f for f in manifest["fovs"] if f["index"] == fov)
+    assert len(entry["input_plane_normalization"]) == stack.shape[0]
+    rescaled = 0
+    for k in np.flatnonzero(pairs["fov"] == fov)[::7]:
+        i, t = int(pairs["input_plane"][k]), int(pairs["target_plane"][k])
+        params = estimate_normalization(stack[i])  # the whole plane, as a single image at inference
+        y, x = _region_origin(manifest, fov, int(pairs["region"][k]))
+        np.testing.assert_allclose(pairs["inputs"][k], normalize(stack[i], params)[y:y + 32, x:x + 32], atol=1e-5)
+        np.testing.assert_allclose(pairs["targets"][k], normalize(stack[t], params)[y:y + 32, x:x + 32], atol=1e-5)
+        rescaled += not np.allclose(pairs["inputs"][k], edf_pairs["inputs"][k], rtol=1e-3)
+    assert rescaled > 0
+
+
 def read_image_data(path):
     from deepz_fiji.io import read_image
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from deepz_fiji.model import DEFAULT_MODEL
+from deepz_fiji.train.loop import REFERENCE_INPUT
 
 pytestmark = pytest.mark.slow
 SHIPPED = NAME = "widefield-20x-0.75na-beads"
@@ -27,12 +28,19 @@ def beads():
 
 
 def test_config_is_the_default_set_up_fine_tuned_from_the_default_model(models):
+    """Same set-up and network as the default; its training record chains back to the default model."""
     beads_model, default = models
     cfg = beads_model.config
     assert cfg.name == NAME and cfg.same_architecture(default.config)
     for key in ("dz_min_um", "dz_max_um", "pixel_um", "z_step_um", "na", "wavelength_um", "modality"):
         assert getattr(cfg, key) == getattr(default.config, key), key
-    assert cfg.training["init_from"].endswith(DEFAULT_MODEL)
+    assert cfg.training["gan_iterations"] > 0 and cfg.normalization["reference"] == REFERENCE_INPUT
+    stages = [cfg.training]
+    while "init_from_training" in stages[-1]:
+        stages.append(stages[-1]["init_from_training"])
+    sources = [str(stage.get("init_from")) for stage in stages]
+    assert sources[2].endswith(DEFAULT_MODEL), sources  # bead stacks; input-plane normalisation; LS-GAN
+    assert all(stage["command"].startswith("deepz train") for stage in stages)
     assert cfg.validation["kept"] == "last"
     assert cfg.validation["val_mae"] < cfg.validation["baseline_mae_input_as_output"]
     size_mb = sum(f.stat().st_size for f in beads_model.path.rglob("*") if f.is_file()) / 2**20

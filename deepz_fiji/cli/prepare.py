@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--focus-target", action="store_true",
                    help="pair every input plane with its region's focal plane (with --labels: the confocal "
                         "plane at its zero point) too, on top of the random targets (more refocusing into focus)")
+    p.add_argument("--norm-reference", choices=("edf", "input"), default="edf",
+                   help="normalise each stack with its EDF's constants (edf, the paper's default) or each pair "
+                        "with its whole input plane's, as a single image is at inference (input)")
     p.add_argument("--max-dz", type=float, metavar="UM", dest="max_dz_um",
                    help="largest |Δz| of a pair in µm (default: any two kept planes)")
     plus = p.add_argument_group("Deep-Z+ (wide-field inputs, confocal targets)")
@@ -89,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     if args.labels is None and given:
         option = "--" + given[0].replace("_", "-")
         raise DeepZError(f"{option} is for Deep-Z+ datasets; add --labels CONFOCAL_DIR or drop it")
+    if args.labels is not None and args.norm_reference != "edf":
+        raise DeepZError("--norm-reference input is not available with --labels (Deep-Z+ datasets are "
+                         "normalised on each stack's EDF); drop it")
     preprocessor = choose_preprocessor(args.preprocess, args.fiji)
     from tqdm import tqdm
 
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                                        targets_per_input=8 if args.targets is None else args.targets,
                                        align_planes=args.align_planes is not False,
                                        clean_targets=args.clean_targets, focus_target=args.focus_target,
-                                       **common)
+                                       norm_reference=args.norm_reference, **common)
         else:
             from deepz_fiji.data.crossmodal import TARGETS_PER_INPUT, prepare_crossmodal_dataset
 

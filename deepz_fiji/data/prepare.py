@@ -3,6 +3,8 @@
 Per field of view (one stack), streamed so that only one stack is in memory: rigid axial
 alignment, EDF, EDF-referenced normalisation, signal mask, greedy cover with P×P regions, and
 per region every kept plane as input with K random targets (Δz = z-step × plane offset).
+With ``norm_reference="input"`` each pair is normalised on its input plane instead (the whole
+field of view, as a single image is normalised at inference; the target gets the same constants).
 Whole fields of view go to training or validation, never both. Shards are written into a
 hidden staging folder and moved into place, with ``manifest.json`` last, only on success.
 """
@@ -29,7 +31,12 @@ from deepz_fiji.data.dataset import (
     SPLITS,
     ShardWriter,
 )
-from deepz_fiji.data.normalize import NORMALIZATION_METHOD, estimate_normalization, normalize
+from deepz_fiji.data.normalize import (
+    NORMALIZATION_METHOD,
+    NormParams,
+    estimate_normalization,
+    normalize,
+)
 from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor
 from deepz_fiji.data.regions import MASK_HIGH, MASK_LOW, cover_mask, mean_overlap, signal_mask
@@ -40,6 +47,8 @@ from deepz_fiji.io import write_json
 log = logging.getLogger(__name__)
 
 REGION_OVERLAP = 0.05
+#: What the constants of a pair's normalisation are estimated on (see :func:`prepare_dataset`).
+NORM_REFERENCES = ("edf", "input")
 
 
 def split_fovs(n_fovs: int, val_fraction: float, rng: np.random.Generator, *,
@@ -90,6 +99,7 @@ def prepare_dataset(
     clean_targets: str | Path | Iterable[str | Path] | None = None,
     focus_target: bool = False,
     val_fovs: Sequence[str] | None = None,
+    norm_reference: str = "edf",
 ) -> dict[str, Any]:
     """Write a training dataset folder from z-stacks; returns its manifest.
 
@@ -104,9 +114,14 @@ def prepare_dataset(
     by file name or sorted order; targets are taken from them, normalised like their input stack.
     ``focus_target``: every input is also paired with its region's focal plane (see ``sample_pairs``).
     ``val_fovs``: stack names (file names without extension) to validate on, instead of a random
-    ``val_fraction`` of them.
+    ``val_fraction`` of them. ``norm_reference``: ``"edf"`` (SPEC §4: every plane of a stack is
+    normalised with its EDF's constants) or ``"input"`` (each pair with the constants of its whole
+    input plane, the way a single test image is normalised, so that training sees inputs exactly as
+    bright as inference will; the mask and focal planes still come from the EDF).
     """
     check_settings(patch, planes, targets_per_input, shard_size)
+    if norm_reference not in NORM_REFERENCES:
+        raise DeepZError(f"unknown normalisation reference {norm_reference!r}; use one of {', '.join(NORM_REFERENCES)}")
     paths = find_stacks(stack_paths_or_dir)
     clean_paths: list[Path | None] = [None] * len(paths)
     if clean_targets is not None:
@@ -140,7 +155,7 @@ def prepare_dataset(
             fov = _process_fov(stack, index, names[index], splits[index], writers[splits[index]], pre, rng,
                                patch=patch, planes=planes, targets_per_input=targets_per_input,
                                max_dz_um=max_dz_um, align_planes=align_planes, clean=clean,
-                               focus_target=focus_target)
+                               focus_target=focus_target, norm_reference=norm_reference)
             fovs.append(fov)
             del stack
             if progress is not None:
@@ -154,7 +169,7 @@ def prepare_dataset(
         manifest = build_manifest(paths, fovs, writers, shards, pre, calibration, patch=patch, planes=planes,
                              targets_per_input=targets_per_input, val_fraction=val_fraction, seed=seed,
                              shard_size=shard_size, max_dz_um=max_dz_um, focus_target=focus_target,
-                             val_fovs=list(val_fovs) if val_fovs else None,
+                             val_fovs=list(val_fovs) if val_fovs else None, norm_reference=norm_reference,
                              targets="noiseless stacks" if clean_targets is not None else "the input stacks")
         commit_dataset(staging, out, shards, manifest)
         done = True
@@ -170,7 +185,7 @@ def _process_fov(
     stack: Stack, index: int, name: str, split: str, writer: ShardWriter, pre: Preprocessor,
     rng: np.random.Generator, *, patch: int, planes: int, targets_per_input: int,
     max_dz_um: float | None = None, align_planes: bool = True, clean: np.ndarray | None = None,
-    focus_target: bool = False,
+    focus_target: bool = False, norm_reference: str = "edf",
 ) -> dict[str, Any]:
     """Preprocess one stack and hand its pairs to ``writer``; returns its manifest entry."""
     if align_planes:
@@ -180,9 +195,8 @@ def _process_fov(
     registered = np.asarray(registered, dtype=np.float32)
     edf, edf_info = pre.edf(registered)
     params = estimate_normalization(edf)
-    normalized = normalize(registered, params)
-    target_source = normalized if clean is None else normalize(np.asarray(clean, np.float32), params)
-    del registered
+    raw_targets = registered if clean is None else np.asarray(clean, np.float32)
+    pair_norm = input_plane_normalization(registered, params) if norm_reference == "input" else None
     mask = signal_mask(normalize(edf, params))
     regions = cover_mask(mask, patch, overlap=REGION_OVERLAP)
     if not regions:
@@ -190,8 +204,8 @@ def _process_fov(
     records = []
     pairs = 0
     for region_index, (y, x) in enumerate(regions):
-        crop = normalized[:, y : y + patch, x : x + patch]
-        target_crop = target_source[:, y : y + patch, x : x + patch]
+        crop = registered[:, y : y + patch, x : x + patch]
+        target_crop = raw_targets[:, y : y + patch, x : x + patch]
         middle = middle_plane(crop)
         kept = kept_planes(middle, crop.shape[0], planes)
         max_offset = None if max_dz_um is None else int(np.floor(max_dz_um / stack.z_step_um + 1e-6))
@@ -201,7 +215,8 @@ def _process_fov(
             sel = inputs == plane
             i, t = inputs[sel], targets[sel]
             n = len(i)
-            writer.add(inputs=crop[i], targets=target_crop[t], dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
+            norm = params if pair_norm is None else pair_norm[int(plane)]
+            writer.add(inputs=normalize(crop[i], norm), targets=normalize(target_crop[t], norm), dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
                        fov=np.full(n, index, np.int32), input_plane=i, target_plane=t,
                        region=np.full(n, region_index, np.int32))
         pairs += len(inputs)
@@ -215,6 +230,7 @@ def _process_fov(
         "z_step_um": stack.z_step_um,
         "pixel_um": stack.pixel_um,
         "normalization": params.to_dict(),
+        **({"input_plane_normalization": [p.to_dict() for p in pair_norm]} if pair_norm is not None else {}),
         "registration": _rounded(reg_info),
         "edf": edf_info,
         "mask_fraction": float(mask.mean()),
@@ -223,6 +239,22 @@ def _process_fov(
         "region_overlap": mean_overlap(regions, patch),
         "pairs": pairs,
     }
+
+
+def input_plane_normalization(stack: np.ndarray, fallback: NormParams) -> list[NormParams]:
+    """Each plane's own normalisation constants (as a single image's at inference).
+
+    A plane without foreground above its background (e.g. empty, far from the sample) gets
+    ``fallback``, the stack's EDF constants.
+    """
+    out = []
+    for index, plane in enumerate(stack):
+        try:
+            out.append(estimate_normalization(plane))
+        except DeepZError as exc:
+            log.debug("plane %d normalised with the EDF constants: %s", index, exc)
+            out.append(fallback)
+    return out
 
 
 def _rounded(info: dict[str, Any], digits: int = 3) -> dict[str, Any]:
@@ -319,7 +351,7 @@ def build_manifest(
         "dz_range_um": [z_step * min(all_offsets), z_step * max(all_offsets)] if all_offsets else [0.0, 0.0],
         "normalization": {
             "method": NORMALIZATION_METHOD,
-            "reference": "edf",
+            "reference": settings.get("norm_reference", "edf"),
             "per_fov": {f["name"]: f["normalization"] for f in fovs},
         },
         "preprocessing": {

@@ -227,6 +227,10 @@ def _emit(hook: EventHook | None, kind: str, **info: Any) -> None:
         hook(kind, info)
 
 
+#: ``config.json`` ``normalization.reference`` of a model trained on ``--norm-reference input`` data.
+REFERENCE_INPUT = "each training input plane on itself, as a single test image is normalised"
+
+
 def _dataset_fields(manifest: dict[str, Any]) -> dict[str, Any]:
     """ModelConfig fields the dataset determines: calibration, trained Δz range, modality."""
     fields: dict[str, Any] = {}
@@ -238,10 +242,11 @@ def _dataset_fields(manifest: dict[str, Any]) -> dict[str, Any]:
     dz = manifest.get("dz_range_um")
     if isinstance(dz, list) and len(dz) == 2 and dz[0] < dz[1]:
         fields["dz_min_um"], fields["dz_max_um"] = float(dz[0]), float(dz[1])
-    method = (manifest.get("normalization") or {}).get("method")
-    if method:
-        fields["normalization"] = {"method": method, "reference": "edf of each training stack; "
-                                   "a single test image is normalised on itself"}
+    normalization = manifest.get("normalization") or {}
+    if normalization.get("method"):
+        reference = (REFERENCE_INPUT if normalization.get("reference") == "input" else
+                     "edf of each training stack; a single test image is normalised on itself")
+        fields["normalization"] = {"method": normalization["method"], "reference": reference}
     return fields
 
 
