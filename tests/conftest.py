@@ -38,7 +38,8 @@ def run_cli(tmp_path):
     import sys
 
     def run(*args: str, check: bool = False, timeout: float = 600):
-        env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLI quiets TensorFlow itself
         proc = subprocess.run([sys.executable, "-m", "deepz_fiji", *map(str, args)], capture_output=True,
                               text=True, cwd=tmp_path, env=env, timeout=timeout)
         if check and proc.returncode != 0:

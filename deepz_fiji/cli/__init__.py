@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.verbose < 2 and getattr(sys.modules.get(args.func.__module__), "USES_TENSORFLOW", False):
+        from deepz_fiji.cli._common import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         result = args.func(args)
     except DeepZError as exc:

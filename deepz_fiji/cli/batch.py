@@ -8,6 +8,9 @@ from pathlib import Path
 
 from deepz_fiji.cli._common import add_model_argument
 
+#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+USES_TENSORFLOW = True
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(

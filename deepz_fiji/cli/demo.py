@@ -7,6 +7,9 @@ from pathlib import Path
 
 from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
 
+#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+USES_TENSORFLOW = True
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(

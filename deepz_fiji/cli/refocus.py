@@ -13,6 +13,9 @@ EPILOG = (
     "ImageJ TIFF (float32, input intensity units), written only when complete."
 )
 
+#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+USES_TENSORFLOW = True
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("refocus", help="refocus an image to another plane (Δz in µm)",

@@ -12,6 +12,9 @@ _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "
                 "augment", "keep")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
+#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+USES_TENSORFLOW = True
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
