@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.verbose < 2 and getattr(sys.modules.get(args.func.__module__), "USES_TENSORFLOW", False):
-        from deepz_fiji.cli._common import import_tensorflow_quietly
+        from deepz_fiji.model.runtime import import_tensorflow_quietly
 
         import_tensorflow_quietly()
     try:

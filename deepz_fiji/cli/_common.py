@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,23 +36,3 @@ class ProgressBar:
 def add_progress_argument(parser: argparse.ArgumentParser) -> None:
     """``--no-progress``: hide the progress bar."""
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with the process's stderr pointed at /dev/null.
-
-    Its C++ start-up lines (oneDNN, absl) are not errors, and ``TF_CPP_MIN_LOG_LEVEL`` no longer
-    silences all of them; without this a one-line error would come after four lines of them.
-    An import that fails still raises.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
 
-#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+#: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
 
 

@@ -13,7 +13,7 @@ EPILOG = (
     "ImageJ TIFF (float32, input intensity units), written only when complete."
 )
 
-#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+#: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
 
 

@@ -12,7 +12,7 @@ _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "
                 "augment", "keep")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
-#: TensorFlow is imported quietly before the command runs (see ``deepz_fiji.cli.main``).
+#: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
 
 
