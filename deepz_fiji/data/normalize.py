@@ -88,6 +88,22 @@ def estimate_normalization(reference: np.ndarray) -> NormParams:
     return params
 
 
+def input_plane_normalization(stack: np.ndarray, fallback: NormParams) -> list[NormParams]:
+    """Each plane's own normalisation constants (as a single image's at inference).
+
+    A plane without foreground above its background (e.g. empty, far from the sample) gets
+    ``fallback``, the stack's EDF constants.
+    """
+    out: list[NormParams] = []
+    for index, plane in enumerate(stack):
+        try:
+            out.append(estimate_normalization(plane))
+        except DeepZError as exc:
+            log.debug("plane %d normalised with the EDF constants: %s", index, exc)
+            out.append(fallback)
+    return out
+
+
 def background_mask(image: np.ndarray) -> np.ndarray:
     """Pixels at or below the image's triangle threshold: the background of the normalisation."""
     image = np.asarray(image, dtype=np.float64)

@@ -33,8 +33,8 @@ from deepz_fiji.data.dataset import (
 )
 from deepz_fiji.data.normalize import (
     NORMALIZATION_METHOD,
-    NormParams,
     estimate_normalization,
+    input_plane_normalization,
     normalize,
 )
 from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
@@ -216,7 +216,8 @@ def _process_fov(
             i, t = inputs[sel], targets[sel]
             n = len(i)
             norm = params if pair_norm is None else pair_norm[int(plane)]
-            writer.add(inputs=normalize(crop[i], norm), targets=normalize(target_crop[t], norm), dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
+            writer.add(inputs=normalize(crop[i], norm), targets=normalize(target_crop[t], norm),
+                       dz_um=(stack.z_step_um * (t - i)).astype(np.float32),
                        fov=np.full(n, index, np.int32), input_plane=i, target_plane=t,
                        region=np.full(n, region_index, np.int32))
         pairs += len(inputs)
@@ -239,22 +240,6 @@ def _process_fov(
         "region_overlap": mean_overlap(regions, patch),
         "pairs": pairs,
     }
-
-
-def input_plane_normalization(stack: np.ndarray, fallback: NormParams) -> list[NormParams]:
-    """Each plane's own normalisation constants (as a single image's at inference).
-
-    A plane without foreground above its background (e.g. empty, far from the sample) gets
-    ``fallback``, the stack's EDF constants.
-    """
-    out = []
-    for index, plane in enumerate(stack):
-        try:
-            out.append(estimate_normalization(plane))
-        except DeepZError as exc:
-            log.debug("plane %d normalised with the EDF constants: %s", index, exc)
-            out.append(fallback)
-    return out
 
 
 def _rounded(info: dict[str, Any], digits: int = 3) -> dict[str, Any]:
