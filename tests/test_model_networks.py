@@ -109,3 +109,23 @@ def test_receptive_field_bounded_by_geometry_and_enough_for_tiling():
     m = -(-radius // 4) * 4
     crop = gen(x[:, 32 - m:64 + m, 32 - m:64 + m]).numpy()
     np.testing.assert_allclose(crop[:, m:m + 32, m:m + 32], whole[:, 32:64, 32:64], atol=1e-5)
+
+
+def test_widening_keeps_the_output_and_refuses_to_narrow():
+    from deepz_fiji.errors import DeepZError
+    from deepz_fiji.model.widen import widen_generator
+
+    source = build_generator(1 / 16, 4, intensity_gain=20.0)
+    rng = np.random.default_rng(3)
+    source.set_weights([w + rng.normal(0, 0.1, w.shape).astype(np.float32) for w in source.get_weights()])
+    wide = build_generator(1 / 8, 4, intensity_gain=20.0)
+    x = np.stack([rng.random((2, 40, 24)), np.full((2, 40, 24), -0.4)], -1).astype(np.float32)
+    before = source(x).numpy()
+    widen_generator(source, wide, 4)
+    assert wide.count_params() > 3 * source.count_params()
+    np.testing.assert_allclose(wide(x).numpy(), before, atol=1e-5 * float(np.abs(before).max()))
+    widen_generator(source, wide, 4, noise=0.01, seed=1)  # perturbed: close, not equal
+    change = float(np.abs(wide(x).numpy() - before).mean() / np.abs(before).mean())
+    assert 1e-5 < change < 0.05
+    with pytest.raises(DeepZError, match="must not be smaller"):
+        widen_generator(wide, source, 4)

@@ -161,7 +161,9 @@ def test_refuses_to_overwrite_or_resume_nothing(dataset, tmp_path):
 def test_init_from_transfers_weights_and_checks_the_architecture(trained, dataset, tmp_path, run_cli):
     source = load_model(trained[0])
     with pytest.raises(DeepZError, match="does not match this network"):
-        train(dataset, tmp_path / "wrong", preset="small", init_from=trained[0], options=QUICK)
+        train(dataset, tmp_path / "deeper", preset="tiny", depth=6, init_from=trained[0], options=QUICK)
+    with pytest.raises(DeepZError, match="does not match this network"):
+        train(dataset, tmp_path / "narrower", preset="tiny", width=0.03, init_from=trained[0], options=QUICK)
     start = {}
 
     def capture(kind, info):
@@ -195,3 +197,21 @@ def test_cli_trains_a_model(dataset, run_cli, tmp_path):
     assert config["dpm_scale_um"] == 2.5 and load_model(out).config.dpm_scale_um == 2.5
     bad = run_cli("train", dataset, "--out", tmp_path / "x", "--resume")
     assert bad.returncode == 2 and "no training checkpoint" in bad.stderr
+
+
+@pytest.mark.slow
+def test_init_from_a_narrower_model_widens_it(trained, dataset, tmp_path):
+    source = load_model(trained[0])
+    start = {}
+
+    def capture(kind, info):
+        if kind == "validation" and info["iteration"] == 0:
+            start["mae"] = info["val_mae"]
+
+    result = train(dataset, tmp_path / "wide", preset="tiny", width=0.125, init_from=trained[0], on_event=capture,
+                   options=TrainConfig(warmup=1, iterations=0, batch=4, seed=0))
+    wide = load_model(result.path)
+    assert wide.config.width == 0.125 and wide.keras_generator().count_params() > 3 * (
+        source.keras_generator().count_params())
+    # the widened network starts where the source model ended, not from scratch
+    assert start["mae"] == pytest.approx(trained[1].best_val_mae, rel=0.1)

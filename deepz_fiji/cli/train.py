@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="µm per unit of the DPM channel (default 10, the paper's; about the largest |Δz| "
                            "keeps that channel near ±1 for short ranges; --init-from keeps the source model's)")
     arch.add_argument("--init-from", default=None, metavar="MODEL",
-                      help="start from this model's generator weights (name or folder; same architecture)")
+                      help="start from this model's generator weights (name or folder; same depth and width, "
+                           "or a smaller width: the network is widened without changing its output)")
     run = p.add_argument_group("training (paper defaults)")
     run.add_argument("--iterations", type=int, default=None, help="GAN iterations after the warm-up (default 1000)")
     run.add_argument("--warmup", type=int, default=None,

@@ -135,7 +135,7 @@ def train(
     else:
         start = 0
         if source is not None:
-            _init_generator(generator, config, source)
+            _init_generator(generator, config, source, options.seed)
         out.mkdir(parents=True, exist_ok=True)
         state.start({"model": config.to_dict(), "options": options.to_dict(), "dataset": str(data.path),
                      "init_from": None if init_from is None else str(init_from), "command": command})
@@ -278,18 +278,29 @@ def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfi
     return TrainConfig.from_dict({**saved_options, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE}})
 
 
-def _init_generator(generator: Any, config: ModelConfig, source: Any) -> None:
-    """Copy the generator weights of ``source`` (a loaded model of the same architecture and gain)."""
-    if not source.config.same_architecture(config):
+def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int = 0) -> None:
+    """Copy the generator weights of ``source`` (a loaded model of the same gain and depth).
+
+    A source of smaller width is widened function-preservingly (:mod:`deepz_fiji.model.widen`).
+    """
+    widen = source.config.depth == config.depth and source.config.width < config.width
+    if not (source.config.same_architecture(config) or widen):
         raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
                          f"{source.config.depth}, which does not match this network (width {config.width}, "
-                         f"depth {config.depth}); choose the same --preset/--width/--depth")
+                         f"depth {config.depth}); choose the same --depth and the same or a larger --width")
     if source.config.intensity_gain != config.intensity_gain:
         raise DeepZError(f"--init-from model {source.name!r} was trained with intensity gain "
                          f"{source.config.intensity_gain}, not {config.intensity_gain}; drop --intensity-gain")
     if source.config.dpm_scale_um != config.dpm_scale_um:
         raise DeepZError(f"--init-from model {source.name!r} reads its DPM channel as Δz / "
                          f"{source.config.dpm_scale_um:g} µm, not / {config.dpm_scale_um:g} µm; drop --dpm-scale-um")
+    if widen:
+        from deepz_fiji.model.widen import TRAINING_NOISE, widen_generator
+
+        widen_generator(source.keras_generator(), generator, config.depth, noise=TRAINING_NOISE, seed=seed)
+        log.info("generator initialised from %s, widened from width %g to %g", source.path,
+                 source.config.width, config.width)
+        return
     generator.set_weights(source.keras_generator().get_weights())
     log.info("generator initialised from %s", source.path)
 
