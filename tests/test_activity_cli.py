@@ -98,3 +98,22 @@ def test_refocus_video_tracks_focus_per_frame(run_cli, tmp_path, model_dir):
                    "-o", "x.tif")
     assert proc.returncode == 2 and "focus channel 5" in proc.stderr
     assert not (tmp_path / "x.tif").exists()
+
+
+@pytest.mark.slow
+def test_refocus_video_and_stacks_take_tta(run_cli, tmp_path, model_dir):
+    from deepz_fiji.activity.stacks import model_name, refocus_stack_fn
+    from deepz_fiji.refocus import refocus
+
+    video = np.stack([spots((40, 48), t) for t in range(2)])
+    write_image(tmp_path / "video.tif", video, "TYX", pixel_um=0.3)
+    for flag in ([], ["--tta"]):
+        proc = run_cli("refocus-video", "video.tif", "--dz", "1", "--model", model_dir, "-o", f"out{len(flag)}.tif",
+                       "--no-progress", *flag)
+        assert proc.returncode == 0, proc.stderr
+    plain, tta = (read_image(tmp_path / f"out{i}.tif").data for i in (0, 1))
+    np.testing.assert_allclose(tta, refocus(video, 1.0, model_dir, tta=True), rtol=1e-5, atol=1e-3)
+    assert not np.allclose(plain, tta, rtol=1e-3)
+    # cached stacks of a --tta run are never resumed as plain ones (and back)
+    assert model_name(refocus_stack_fn(model_dir, -1, 1, 1, tta=True)) == "tiny-activity (tta)"
+    assert model_name(refocus_stack_fn(model_dir, -1, 1, 1)) == "tiny-activity"

@@ -65,6 +65,7 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
         return stack
 
     stack_fn.model = loaded  # type: ignore[attr-defined]
+    stack_fn.tta = bool(kw.get("tta", False))  # type: ignore[attr-defined]
     return stack_fn
 
 
@@ -76,10 +77,15 @@ def model_pixel_um(stack_fn: StackFn) -> float | None:
 
 
 def model_name(stack_fn: StackFn) -> str:
-    """A name for the refocusing behind ``stack_fn`` (the model's name, else the function's)."""
+    """A name for the refocusing behind ``stack_fn`` (the model's name, else the function's).
+
+    Refocusing with test-time augmentation is named ``"<model> (tta)"``, so cached stacks of one
+    kind are never resumed as the other.
+    """
     model = getattr(stack_fn, "model", None)
     config = getattr(model, "config", None)
-    return str(getattr(config, "name", None) or getattr(stack_fn, "__name__", "stack_fn"))
+    name = str(getattr(config, "name", None) or getattr(stack_fn, "__name__", "stack_fn"))
+    return f"{name} (tta)" if getattr(stack_fn, "tta", False) else name
 
 
 def checked_stack(stack: np.ndarray, n_planes: int, shape: tuple[int, int]) -> np.ndarray:

@@ -33,6 +33,13 @@ class ProgressBar:
         self.bar.close()
 
 
+def add_tta_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tta``: average the network's output over the 8 rotations/mirrors of the input."""
+    parser.add_argument("--tta", action="store_true",
+                        help="average the network's output over the 8 rotations/mirrors of the input: 8x "
+                        "slower, lower error (see the README's accuracy table)")
+
+
 def add_progress_argument(parser: argparse.ArgumentParser) -> None:
     """``--no-progress``: hide the progress bar."""
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")

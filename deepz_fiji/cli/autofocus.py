@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
+from deepz_fiji.cli._common import (
+    ProgressBar,
+    add_model_argument,
+    add_progress_argument,
+    add_tta_argument,
+)
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
@@ -28,6 +33,7 @@ def _add_focus_options(p: argparse.ArgumentParser) -> None:
     add_model_argument(p)
     p.add_argument("--pixel-um", type=float, metavar="P", help="pixel size in µm (default: the input's calibration)")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="refocusing tile side in pixels")
+    add_tta_argument(p)
     p.add_argument("--single-pass", dest="renormalize", action="store_false",
                    help="one virtual stack, the image normalised on itself (half the work; sparse samples far "
                         "from focus then come out too far) instead of a second one normalised on the first's EDF")
@@ -68,7 +74,7 @@ def cmd_autofocus(args: argparse.Namespace) -> int:
 
     result = autofocus_file(args.image, regions=args.regions, model=args.model, range_um=tuple(args.range),
                             step_um=args.step, method=args.sharpness, output=args.output,
-                            pixel_um=args.pixel_um, tile=args.tile, renormalize=args.renormalize)
+                            pixel_um=args.pixel_um, tile=args.tile, tta=args.tta, renormalize=args.renormalize)
     if args.regions is None:
         print(f"in focus at dz = {result.dz_um[0, 0]:+.2f} um")
     else:
@@ -87,7 +93,7 @@ def cmd_refocus_video(args: argparse.Namespace) -> int:
         dz = refocus_video_file(args.video, args.output, dz_um=args.dz, track=args.track_focus, model=args.model,
                                 range_um=tuple(args.range), step_um=args.step, focus_channel=args.focus_channel,
                                 method=args.sharpness, focus_csv=args.focus_csv, pixel_um=args.pixel_um,
-                                progress=bar, tile=args.tile, renormalize=args.renormalize)
+                                progress=bar, tile=args.tile, tta=args.tta, renormalize=args.renormalize)
     if args.track_focus:
         print(f"in-focus dz per frame: {dz.min():+.2f} ... {dz.max():+.2f} um (mean {dz.mean():+.2f})")
     print(f"wrote {args.output}")

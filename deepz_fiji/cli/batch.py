@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from deepz_fiji.cli._common import add_model_argument
+from deepz_fiji.cli._common import add_model_argument, add_tta_argument
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reader", choices=("tifffile", "imagej", "bioformats"),
                    help="how to open images (default: bioformats with --fiji, else tifffile)")
     p.add_argument("--allow-extrapolation", action="store_true", help="allow Δz outside the trained range")
-    p.add_argument("--tta", action="store_true", help="average over the 8 rotations/mirrors of each image (8x slower)")
+    add_tta_argument(p)
     p.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
+from deepz_fiji.cli._common import (
+    ProgressBar,
+    add_model_argument,
+    add_progress_argument,
+    add_tta_argument,
+)
 
 EPILOG = (
     "Δz > 0 is a plane farther from the objective (deeper into the sample). Inputs: 8/16-bit or "
@@ -65,9 +70,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
                         help="arithmetic precision (default float32 or $DEEPZ_PRECISION); bfloat16 is about "
                         "twice as fast on CPUs with AVX512-BF16/AMX")
-    parser.add_argument("--tta", action="store_true",
-                        help="average the network's output over the 8 rotations/mirrors of the input: 8x "
-                        "slower, lower error (see the README's accuracy table)")
+    add_tta_argument(parser)
     add_progress_argument(parser)
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepz_fiji.cli._common import ProgressBar, add_model_argument, add_progress_argument
+from deepz_fiji.cli._common import (
+    ProgressBar,
+    add_model_argument,
+    add_progress_argument,
+    add_tta_argument,
+)
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
@@ -52,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--min-clusters", type=int, default=1, metavar="K",
                    help="smallest k the eigengap may choose (default 1; 2 = always split)")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="refocusing tile side in pixels")
+    add_tta_argument(p)
     p.add_argument("--allow-extrapolation", action="store_true",
                    help="allow Δz outside the model's trained range (unreliable; warns)")
     add_progress_argument(p)
@@ -68,7 +74,7 @@ def cmd_track(args: argparse.Namespace) -> int:
                               min_distance_um=args.min_distance_um, select_on=args.select_on,
                               min_std=args.min_std, n_active=args.n_active, sigma=args.sigma, k=args.clusters,
                               min_k=args.min_clusters)
-    stack_fn = refocus_stack_fn(args.model, start, stop, args.step, tile=args.tile,
+    stack_fn = refocus_stack_fn(args.model, start, stop, args.step, tile=args.tile, tta=args.tta,
                                 allow_extrapolation=args.allow_extrapolation)
     with ProgressBar("track", args.no_progress) as bar:
         result = track_activity(video, args.nuclei_channel, args.activity_channel, args.output,
