@@ -121,11 +121,15 @@ def test_widening_keeps_the_output_and_refuses_to_narrow():
     wide = build_generator(1 / 8, 4, intensity_gain=20.0)
     x = np.stack([rng.random((2, 40, 24)), np.full((2, 40, 24), -0.4)], -1).astype(np.float32)
     before = source(x).numpy()
+
+    def change() -> float:  # mean output change, relative to the source's mean output
+        return float(np.abs(wide(x).numpy() - before).mean() / np.abs(before).mean())
+
+    unrelated = change()  # the wide network's own random weights: ~1
     widen_generator(source, wide, 4)
     assert wide.count_params() > 3 * source.count_params()
     np.testing.assert_allclose(wide(x).numpy(), before, atol=1e-5 * float(np.abs(before).max()))
-    widen_generator(source, wide, 4, noise=0.01, seed=1)  # perturbed: close, not equal
-    change = float(np.abs(wide(x).numpy() - before).mean() / np.abs(before).mean())
-    assert 1e-5 < change < 0.05
+    widen_generator(source, wide, 4, noise=0.01, seed=1)  # perturbed: close, not equal (~0.05)
+    assert 1e-5 < change() < 0.15 * unrelated
     with pytest.raises(DeepZError, match="must not be smaller"):
         widen_generator(wide, source, 4)
