@@ -20,8 +20,8 @@ import numpy as np
 
 from deepz_fiji.errors import DeepZError
 
-#: Perturbation used by ``deepz train --init-from`` into a wider network: the output moves by
-#: ~0.5 % of its mean magnitude, enough for copies of one channel to drift apart in training.
+#: Perturbation used by ``deepz train --init-from`` into a wider network: the shipped default
+#: model widened to 0.375 moves by ~0.5 % of its mean output, enough for copies to drift apart.
 TRAINING_NOISE = 0.01
 
 
@@ -32,17 +32,20 @@ def _spread(n_new: int, old: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.concatenate([old, rng.choice(old, n_new - len(old))]).astype(int)
 
 
-def _down_map(n_new: int, n_old: int, residual: np.ndarray, n_res_old: int, rng: np.random.Generator) -> np.ndarray:
-    """Old channel of each new output channel of a down block whose input has mapping ``residual``."""
-    rest = _spread(n_new - len(residual), np.arange(n_res_old, n_old), rng)
-    return np.concatenate([residual, rest])
-
-
 class _Widener:
     def __init__(self, source: Any, target: Any, noise: float, rng: np.random.Generator):
         self.src = {layer.name: layer for layer in source.layers}
         self.dst = {layer.name: layer for layer in target.layers}
         self.noise, self.rng = noise, rng
+
+    def channels(self, name: str) -> tuple[int, int]:
+        """Output channels of layer ``name``: (in the wider network, in the source)."""
+        return (int(self.dst[name].get_weights()[1].shape[0]), int(self.src[name].get_weights()[1].shape[0]))
+
+    def free_map(self, name: str) -> np.ndarray:
+        """Mapping of a layer whose output channels may copy any old channel."""
+        n_new, n_old = self.channels(name)
+        return _spread(n_new, np.arange(n_old), self.rng)
 
     def conv(self, name: str, gin: np.ndarray, gout: np.ndarray, *, transposed: bool = False) -> None:
         """Copy layer ``name`` for input mapping ``gin`` and output mapping ``gout`` (new → old)."""
@@ -67,31 +70,24 @@ def widen_generator(source: Any, target: Any, depth: int, *, noise: float = 0.0,
     Both are Keras generators built by :func:`deepz_fiji.model.generator.build_generator`. With
     ``noise = 0`` the two compute the same output up to float rounding.
     """
-    rng = np.random.default_rng(seed)
-    work = _Widener(source, target, noise, rng)
-
-    def channels(model: dict, name: str) -> int:
-        return int(model[name].get_weights()[1].shape[0])
-
-    g_in = np.arange(2)  # the image and DPM channels
+    work = _Widener(source, target, noise, np.random.default_rng(seed))
+    g_in, n_in_old = np.arange(2), 2  # the image and DPM channels
     skips = []
-    n_in_old = 2
     for k in range(1, depth + 1):
-        mid = _spread(channels(work.dst, f"down{k}_conv1"), np.arange(channels(work.src, f"down{k}_conv1")), rng)
-        out = _down_map(channels(work.dst, f"down{k}_conv2"), channels(work.src, f"down{k}_conv2"), g_in, n_in_old,
-                        rng)
+        mid = work.free_map(f"down{k}_conv1")
+        n_new, n_old = work.channels(f"down{k}_conv2")
+        # residual pairing: the first channels copy the block input's, the rest the old channels beyond it
+        out = np.concatenate([g_in, _spread(n_new - len(g_in), np.arange(n_in_old, n_old), work.rng)])
         work.conv(f"down{k}_conv1", g_in, mid)
         work.conv(f"down{k}_conv2", mid, out)
-        skips.append((out, channels(work.src, f"down{k}_conv2")))
-        g_in, n_in_old = out, channels(work.src, f"down{k}_conv2")
+        skips.append((out, n_old))
+        g_in, n_in_old = out, n_old
     y = skips[-1][0]
     for k in reversed(range(1, depth)):
         work.conv(f"up{k}_upconv", y, y, transposed=True)
         skip, n_skip_old = skips[k - 1]
-        cat = np.concatenate([skip, n_skip_old + y])
-        mid = _spread(channels(work.dst, f"up{k}_conv1"), np.arange(channels(work.src, f"up{k}_conv1")), rng)
-        out = _spread(channels(work.dst, f"up{k}_conv2"), np.arange(channels(work.src, f"up{k}_conv2")), rng)
-        work.conv(f"up{k}_conv1", cat, mid)
+        mid, out = work.free_map(f"up{k}_conv1"), work.free_map(f"up{k}_conv2")
+        work.conv(f"up{k}_conv1", np.concatenate([skip, n_skip_old + y]), mid)
         work.conv(f"up{k}_conv2", mid, out)
         y = out
     work.conv("output", y, np.arange(1))

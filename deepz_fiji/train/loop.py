@@ -283,8 +283,9 @@ def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int 
 
     A source of smaller width is widened function-preservingly (:mod:`deepz_fiji.model.widen`).
     """
-    widen = source.config.depth == config.depth and source.config.width < config.width
-    if not (source.config.same_architecture(config) or widen):
+    same = source.config.same_architecture(config)
+    widen = not same and source.config.depth == config.depth and source.config.width < config.width
+    if not (same or widen):
         raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
                          f"{source.config.depth}, which does not match this network (width {config.width}, "
                          f"depth {config.depth}); choose the same --depth and the same or a larger --width")
