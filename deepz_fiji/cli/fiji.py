@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     host = r.add_mutually_exclusive_group()
     host.add_argument("--fiji", type=Path, default=_fiji_default(), metavar="DIR", help=FIJI_HELP)
     host.add_argument("--ij-jar", type=Path, metavar="JAR", help="ImageJ 1.x jar (default: /usr/share/java/ij.jar)")
-    r.set_defaults(func=cmd_run_script)
+    r.set_defaults(func=cmd_run_script, uses_tensorflow=True)  # the Deep-Z scripts refocus in-process
 
     g = sub.add_parser("gui", help="open ImageJ (or Fiji) with a Deep-Z menu",
                        description="Start ImageJ 1.x (or Fiji with --fiji) with its window and a Deep-Z menu "
