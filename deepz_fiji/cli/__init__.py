@@ -62,10 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    uses_tensorflow = getattr(args, "uses_tensorflow", None)  # a subcommand may say so itself
-    if uses_tensorflow is None:
-        uses_tensorflow = getattr(sys.modules.get(args.func.__module__), "USES_TENSORFLOW", False)
-    if args.verbose < 2 and uses_tensorflow:
+    module_default = getattr(sys.modules.get(args.func.__module__), "USES_TENSORFLOW", False)
+    if args.verbose < 2 and getattr(args, "uses_tensorflow", module_default):  # a subcommand may say so itself
         from deepz_fiji.model.runtime import import_tensorflow_quietly
 
         import_tensorflow_quietly()
