@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libij-java xvfb x11-utils imagemagick)
+apt_packages=(libij-java xvfb x11-utils xdotool imagemagick)
 command -v java >/dev/null 2>&1 || apt_packages+=(default-jre-headless)
 missing=()
 for p in "${apt_packages[@]}"; do

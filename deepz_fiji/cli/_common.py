@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import time
+from pathlib import Path
+
+#: Environment variable naming a file that :class:`ProgressBar` keeps as ``done total`` and a
+#: ``what (units)`` line, for a caller that cannot read the terminal (the ImageJ macros,
+#: see ``fiji.macro_job``).
+PROGRESS_FILE_ENV = "DEEPZ_PROGRESS_FILE"
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -15,16 +23,34 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
 
 
 class ProgressBar:
-    """A tqdm bar fed by ``progress(done, total)`` callbacks; hidden when not on a terminal."""
+    """A tqdm bar fed by ``progress(done, total)`` callbacks; hidden when not on a terminal.
+
+    With ``$DEEPZ_PROGRESS_FILE`` set, the bar's state is also written to that file (at most
+    five times a second, and always at the end), replacing it each time.
+    """
 
     def __init__(self, desc: str, disable: bool = False, unit: str = "tile"):
         from tqdm import tqdm
 
+        self.desc, self.unit = desc, unit
         self.bar = tqdm(desc=desc, unit=unit, disable=True if disable else None, leave=False)
+        self.file = Path(os.environ[PROGRESS_FILE_ENV]) if os.environ.get(PROGRESS_FILE_ENV) else None
+        self._written = 0.0
 
     def __call__(self, done: int, total: int) -> None:
         self.bar.total = total
         self.bar.update(done - self.bar.n)
+        if self.file is not None and (done >= total or time.monotonic() - self._written > 0.2):
+            self._write(done, total)
+
+    def _write(self, done: int, total: int) -> None:
+        tmp = self.file.with_name(self.file.name + ".tmp")
+        try:
+            tmp.write_text(f"{int(done)} {int(total)}\n{self.desc} ({self.unit}s)\n", encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError:  # progress is advisory: never fail the job over it
+            return
+        self._written = time.monotonic()
 
     def __enter__(self) -> ProgressBar:
         return self

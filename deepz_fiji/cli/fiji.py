@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+from deepz_fiji.errors import DeepZError
 
 FIJI_HELP = "Fiji.app folder (default: $DEEPZ_FIJI_DIR); without it ImageJ 1.x (ij.jar) is used"
 
@@ -20,8 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="fiji_command", metavar="COMMAND")
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
-    i = sub.add_parser("install", help="copy the Deep-Z scripts into Fiji.app/scripts/Plugins/Deep-Z")
-    i.add_argument("--fiji", required=True, type=Path, metavar="DIR", help="the Fiji.app folder")
+    i = sub.add_parser("install", help="add Plugins > Deep-Z to a Fiji.app or an ImageJ 1.x folder (or remove it)",
+                       description="Install the Deep-Z menu entries (ImageJ macros that run this Python's deepz "
+                       "command line; recordable) into plugins/Deep-Z/, and for Fiji also the CPython scripts "
+                       "for Python mode into scripts/Plugins/Deep-Z/. Restart ImageJ afterwards.")
+    where = i.add_mutually_exclusive_group(required=True)
+    where.add_argument("--fiji", type=Path, metavar="DIR", help="the Fiji.app folder")
+    where.add_argument("--imagej", type=Path, metavar="DIR", help="an ImageJ 1.x folder (the one holding plugins/)")
+    i.add_argument("--uninstall", action="store_true", help="remove what an earlier install wrote")
+    i.add_argument("--python", metavar="PATH", help="the Python the entries run deepz with (default: this one, "
+                   f"{sys.executable})")
     i.set_defaults(func=cmd_install)
 
     r = sub.add_parser("run-script", help="run a #@ script on an image headlessly and save its result",
@@ -51,17 +62,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d = sub.add_parser("doctor", help="diagnose Java, ij.jar, the Fiji folder and the offline settings")
     d.add_argument("--fiji", type=Path, default=_fiji_default(), metavar="DIR", help=FIJI_HELP)
     d.add_argument("--ij-jar", type=Path, metavar="JAR", help="ImageJ 1.x jar")
+    d.add_argument("--engine", action="store_true",
+                   help="also check TensorFlow and that the model loads (what Plugins > Deep-Z > Deep-Z Doctor runs)")
+    d.add_argument("--model", metavar="NAME|PATH", help="the model --engine loads (default: the shipped default)")
     d.set_defaults(func=cmd_doctor)
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from deepz_fiji.fiji.install import install_scripts
+    from deepz_fiji.fiji.install import check_imagej_dir, install, uninstall
+    from deepz_fiji.fiji.java import check_fiji_dir
 
-    written = install_scripts(args.fiji)
-    print(f"installed {len(written)} scripts into {written[0].parent}:")
+    folder = check_fiji_dir(args.fiji) if args.fiji else check_imagej_dir(args.imagej)
+    if args.uninstall:
+        removed = uninstall(folder)
+        print(f"removed {len(removed)} Deep-Z files from {folder}" if removed else f"no Deep-Z installation in {folder}")
+        return 0
+    python = args.python
+    if python and not (Path(python).is_file() and os.access(python, os.X_OK)):
+        raise DeepZError(f"--python {python} is not an executable file; give the python of the environment with deepz-fiji")
+    written = install(folder, fiji=bool(args.fiji), python=python)
+    print(f"installed Plugins > Deep-Z into {folder}:")
     for path in written:
-        print(f"  {path.name}")
-    print("restart Fiji; they appear under Plugins > Deep-Z (run Fiji through `deepz fiji gui --fiji DIR`)")
+        print(f"  {path.relative_to(folder)}")
+    print(f"the entries run deepz with {python or sys.executable}; restart {'Fiji' if args.fiji else 'ImageJ'}, "
+          "then use Plugins > Deep-Z (Deep-Z Doctor checks the set-up)")
     return 0
 
 
@@ -91,6 +115,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from deepz_fiji.fiji.doctor import diagnose
 
     checks = diagnose(args.fiji, args.ij_jar)
+    if args.engine:
+        from deepz_fiji.fiji.doctor import engine_checks
+
+        checks += engine_checks(args.model)
     for check in checks:
         print(check.line())
     return 1 if any(c.ok is False for c in checks) else 0

@@ -91,6 +91,40 @@ def _display_check() -> Check:
                  "run `xvfb-run -a deepz fiji gui` for a virtual display" if xvfb else "")
 
 
+def _tensorflow() -> str:
+    from deepz_fiji.model.runtime import import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+        import tensorflow as tf
+    except ImportError as exc:
+        raise DeepZError(f"TensorFlow cannot be imported ({exc})") from exc
+    return f"TensorFlow {tf.__version__}"
+
+
+def _model(model: str | None) -> str:
+    from deepz_fiji.model import load_model
+
+    loaded = load_model(model)
+    c = loaded.config
+    return (f"{c.name} loads: \u0394z {c.dz_min_um:+g}\u2026{c.dz_max_um:+g} \u00b5m, {c.pixel_um:g} \u00b5m pixels, "
+            f"NA {c.na:g}, from {loaded.path}")
+
+
+def engine_checks(model: str | None = None) -> list[Check]:
+    """This Python, TensorFlow and the model (default: the shipped default) load: what refocusing needs."""
+    import sys
+
+    from deepz_fiji import __version__
+
+    checks = [Check("deepz-fiji", True, f"{__version__} in {sys.executable}")]
+    checks.append(_guarded("tensorflow", _tensorflow, "pip install 'deepz-fiji[tf]' in this environment"))
+    if checks[-1].ok:
+        checks.append(_guarded("model", lambda: _model(model),
+                               "give --model a model folder, or reinstall deepz-fiji to get models/"))
+    return checks
+
+
 def diagnose(fiji_dir: str | os.PathLike | None = None, ij_jar: str | os.PathLike | None = None) -> list[Check]:
     """Run every check (without starting Java)."""
     checks = [_package_check()]

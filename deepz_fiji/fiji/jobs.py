@@ -10,7 +10,7 @@ scripts and the command line compute the same thing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,16 @@ class RefocusResult:
 def dz_label(dz_um: float) -> str:
     """``'Δz=+1.50 µm'``: how planes and titles name their distance."""
     return f"\u0394z={float(dz_um):+.2f} \u00b5m"
+
+
+def range_title(positions: Sequence[float]) -> str:
+    """``'Δz -10.00…+10.00 µm'``: the title of a stack with planes at ``positions`` (µm)."""
+    return f"\u0394z {float(positions[0]):+.2f}\u2026{float(positions[-1]):+.2f} \u00b5m"
+
+
+def surface_title(surface: Any) -> str:
+    """``'tilted plane (tilt x 5° …), offset +0 µm'``: the title of a refocused :class:`Surface`."""
+    return surface.describe().replace(" deg", "\u00b0").replace(" um", " \u00b5m")
 
 
 def model_argument(model: Any) -> Any:
@@ -112,7 +122,7 @@ def stack_job(image: np.ndarray, calibration: Calibration, start_um: float, stop
     out = api.virtual_stack(plane, float(start_um), float(stop_um), float(step_um), model,
                             **_kw(allow_extrapolation, progress, tta))
     cal = dataclasses.replace(_planar(cal), z_step_um=float(step_um))
-    title = f"\u0394z {positions[0]:+.2f}\u2026{positions[-1]:+.2f} \u00b5m"
+    title = range_title(positions)
     meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "ZYX", cal, title, [dz_label(z) for z in positions], meta)
 
@@ -144,7 +154,7 @@ def surface_job(image: np.ndarray, calibration: Calibration, surface: str = "til
     model, cal = _prepare(plane, calibration, model)
     dpm = shape.dpm(plane.shape, cal.pixel_um)
     out = _refocus_api().refocus_surface(plane, dpm, model, **_kw(allow_extrapolation, progress, tta))
-    description = shape.describe().replace(" deg", "\u00b0").replace(" um", " \u00b5m")
+    description = surface_title(shape)
     meta = _meta(model, tta, deepz_surface=shape.describe(), deepz_dz_range_um=f"{float(dpm.min()):g},{float(dpm.max()):g}")
     return RefocusResult(out, "YX", _planar(cal), description, metadata=meta)
 
@@ -173,6 +183,6 @@ def frames_job(frames: np.ndarray, calibration: Calibration, *, dz_um: float | N
     out = api.virtual_stack(frames, start, stop, step, model, **kw)  # (T, Z, Y, X)
     cal = dataclasses.replace(calibration, z_step_um=step)
     labels = [dz_label(z) for _ in range(frames.shape[0]) for z in positions]
-    title = f"\u0394z {positions[0]:+.2f}\u2026{positions[-1]:+.2f} \u00b5m"
+    title = range_title(positions)
     meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "TZYX", cal, title, labels, meta)
