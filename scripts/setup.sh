@@ -27,3 +27,10 @@ sys.exit(pathlib.Path(deepz_fiji.__file__).resolve().parents[1] != pathlib.Path(
   $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
   touch .setup-stamp
 fi
+# the independent evaluation suite's PSF code paths and real-morphology volumes (benchmarks/independent_data.py);
+# --no-deps: only their code and data are used (flowdec would pull in TensorFlow 1-era pins)
+if ! (cd /tmp && $PY -c "import microscPSF, pyotf, flowdec, sdeconv") >/dev/null 2>&1; then
+  echo "setup: installing the evaluation suite's PSF and volume packages"
+  $PY -m pip install -q --disable-pip-version-check --no-deps flowdec==1.1.0 sdeconv==1.0.4 MicroscPSF-Py==0.2 \
+    pyotf==0.0.3 dphtools==0.0.5
+fi

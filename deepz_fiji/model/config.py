@@ -32,6 +32,12 @@ MODALITIES = ("widefield", "widefield→confocal")
 _MODALITY_ALIASES = {"widefield->confocal": "widefield→confocal", "wide-field": "widefield"}
 #: Fields a config.json must spell out (the rest have documented defaults).
 REQUIRED_KEYS = ("name", "width", "depth", "dpm_scale_um", "dz_min_um", "dz_max_um")
+#: How a wide-field output's uniform level is set after the network (``output_level``):
+#: ``flux``: its mean over the frame equals the input's (defocus moves light, it neither makes nor
+#: removes it); ``background``: its median over the input's background pixels (below the
+#: triangle threshold) equals the input's; ``none``: as the network gives it. Outputs of
+#: widefield→confocal models are left as they are.
+OUTPUT_LEVELS = ("flux", "background", "none")
 #: Bumped when the folder layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 
@@ -78,6 +84,7 @@ class ModelConfig:
     wavelength_um: float = 0.584
     immersion_index: float | None = None
     modality: str = "widefield"
+    output_level: str = "flux"
     normalization: dict = field(default_factory=lambda: {"method": "deepz-triangle-p99"})
     training: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)
@@ -124,7 +131,7 @@ class ModelConfig:
             return DeepZError(f"model config field '{name}' {why}")
 
         types = {
-            "name": str, "preset": str, "modality": str, "description": str,
+            "name": str, "preset": str, "modality": str, "output_level": str, "description": str,
             "normalization": dict, "training": dict, "validation": dict, "versions": dict,
         }
         for key, typ in types.items():
@@ -149,6 +156,8 @@ class ModelConfig:
             raise bad("depth", f"must be between 2 and 8, got {self.depth}")
         if self.preset not in (*PRESETS, "custom"):
             raise bad("preset", f"must be one of {', '.join((*PRESETS, 'custom'))}, got {self.preset!r}")
+        if self.output_level not in OUTPUT_LEVELS:
+            raise bad("output_level", f"must be one of {', '.join(OUTPUT_LEVELS)}, got {self.output_level!r}")
         if self.modality not in MODALITIES:
             raise bad("modality", f"must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
         if self.dz_min_um >= self.dz_max_um:

@@ -3,7 +3,10 @@
 A field of view is simulated with the model's own optics (a seed never used for training),
 its Δz = 0 plane is the single input image, and the model refocuses it to every plane of
 ``start … stop``. The simulator's noiseless planes are the ground truth, so every refocused
-plane gets SSIM/RMSE next to the baseline "the input plane as the answer".
+plane gets SSIM/RMSE next to two baselines: "the input plane as the answer" and the physics
+blur (the input convolved with the model's nominal PSF at Δz, :mod:`deepz_fiji.evaluate`).
+The hard direction is shown too: the plane half the range too shallow, refocused to the focus,
+beside the same two baselines (``hard_direction.png``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.evaluate import nominal_psf_plane, physics_blur
 from deepz_fiji.io import write_csv, write_image
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ class DemoResult:
     out_dir: Path
     rows: list[dict]
     files: dict[str, Path]
+    hard: dict | None = None
 
 
 def run_demo(
@@ -64,8 +69,11 @@ def run_demo(
     snapshot = sim.stack[zero]
     refocused = virtual_stack(snapshot, start_um, stop_um, step_um, model, progress=progress)
     z = np.asarray(sim.z_um, dtype=float)
+    blurred = np.stack([physics_blur(snapshot, nominal_psf_plane(cfg, dz)) for dz in z])
     rows = _table(per_plane(refocused, sim.truth, z_um=z),
-                  per_plane(np.broadcast_to(snapshot, sim.truth.shape).astype(np.float32), sim.truth, z_um=z))
+                  per_plane(np.broadcast_to(snapshot, sim.truth.shape).astype(np.float32), sim.truth, z_um=z),
+                  per_plane(blurred, sim.truth, z_um=z))
+    hard = _hard_direction(sim, z, cfg, model)
     px, dz = cfg.pixel_um, step_um
     files = {
         "input": write_image(out / "input.tif", snapshot, "YX", pixel_um=px),
@@ -76,15 +84,51 @@ def run_demo(
         "table": write_csv(out / "per_plane.csv", rows),
     }
     files["figure"] = demo_figure(out / "demo.png", snapshot, refocused, sim.truth, z, title=cfg.name)
-    return DemoResult(out_dir=out, rows=rows, files=files)
+    if hard is not None:
+        files["hard_direction"] = _hard_figure(out / "hard_direction.png", hard, cfg.name)
+    return DemoResult(out_dir=out, rows=rows, files=files, hard=hard and hard["scores"])
 
 
-def _table(model_rows: list[dict], baseline_rows: list[dict]) -> list[dict]:
+def _table(model_rows: list[dict], baseline_rows: list[dict], blur_rows: list[dict]) -> list[dict]:
     return [
         {"z_um": round(float(m["z_um"]), 3), "ssim": m["ssim"], "rmse": m["rmse"],
-         "ssim_input_plane": b["ssim"], "rmse_input_plane": b["rmse"]}
-        for m, b in zip(model_rows, baseline_rows, strict=True)
+         "ssim_input_plane": b["ssim"], "rmse_input_plane": b["rmse"],
+         "ssim_physics_blur": f["ssim"], "rmse_physics_blur": f["rmse"]}
+        for m, b, f in zip(model_rows, baseline_rows, blur_rows, strict=True)
     ]
+
+
+def _hard_direction(sim, z: np.ndarray, cfg, model) -> dict | None:
+    """The plane half the range above focus (too shallow), refocused to the focus, with both baselines."""
+    from deepz_fiji.metrics import rmse, ssim
+    from deepz_fiji.refocus.api import refocus_plane
+
+    shift = 0.5 * min(abs(float(z[0])), abs(float(z[-1])))  # half the demo's range
+    source, focus = int(np.argmin(np.abs(z + shift))), int(np.argmin(np.abs(z)))
+    if source == focus:
+        return None
+    dz = float(z[focus] - z[source])
+    images = {"input": sim.stack[source].astype(np.float32), "Deep-Z": refocus_plane(sim.stack[source], dz, model),
+              "physics blur": physics_blur(sim.stack[source], nominal_psf_plane(cfg, dz)), "truth": sim.truth[focus]}
+    truth = images["truth"]
+    scores = {name: {"rmse": rmse(im, truth), "ssim": ssim(im, truth)} for name, im in images.items() if name != "truth"}
+    return {"images": images, "scores": {"from_um": float(z[source]), "dz_um": dz, **scores}}
+
+
+def _hard_figure(path: Path, hard: dict, title: str) -> Path:
+    from deepz_fiji.plots import new_figure, save_png
+
+    images, scores = hard["images"], hard["scores"]
+    fig, axes = new_figure(1, len(images), size=(2.6 * len(images), 3.0))
+    lo, hi = np.percentile(images["truth"], [0.5, 99.9])
+    for ax, (name, image) in zip(axes.ravel(), images.items(), strict=True):
+        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
+        label = f"\nRMSE {scores[name]['rmse']:.1f}, SSIM {scores[name]['ssim']:.3f}" if name in scores else ""
+        ax.set_title(f"{name}{label}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{title}: a snapshot {scores['from_um']:+g} µm from focus refocused by {scores['dz_um']:+g} µm")
+    return save_png(fig, path)
 
 
 def demo_figure(path: Path, snapshot: np.ndarray, refocused: np.ndarray, truth: np.ndarray, z_um: np.ndarray,

@@ -181,7 +181,7 @@ def _samples(frames, jobs, layout, config, norms):
         if not jobs[f]:
             continue
         given = norms[f] if norms[f] is not None else estimate_normalization(frame)
-        params = _FrameNorm(given, frame, config.modality == "widefield")
+        params = _FrameNorm(given, frame, config.output_level if config.modality == "widefield" else "none")
         image = pad_to(normalize(frame, params.params), layout.padded_shape)
         for p, dz in enumerate(jobs[f]):
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
@@ -212,24 +212,35 @@ def _predict(model, batch: np.ndarray) -> np.ndarray:
 class _FrameNorm:
     """A frame's normalisation, undone on each refocused plane.
 
-    For wide-field models the output's background level is pinned to the input's: defocus
-    conserves a uniform background, so the median of the output over the input's background
-    pixels (below its triangle threshold) is set to the input's own. This removes the small
-    Δz-dependent offset a network leaves in normalised units, which the denormalisation would
-    otherwise amplify into a uniform error over the whole image.
+    The uniform level of a wide-field output is set as the model's ``output_level`` says (see
+    :data:`deepz_fiji.model.config.OUTPUT_LEVELS`): ``flux`` keeps the frame's mean, since
+    defocus only moves light (in a dense sample the gaps fill with out-of-focus light, so the
+    background is not conserved); ``background`` pins the median over the input's background
+    pixels. Either removes the small Δz-dependent offset a network leaves in normalised units,
+    which the denormalisation would otherwise amplify into a uniform error. No output goes
+    below the input's zero level (``min(0, input minimum)``): a non-negative image stays so.
     """
 
-    def __init__(self, params, frame: np.ndarray, pin_background: bool):
+    def __init__(self, params, frame: np.ndarray, level: str):
         self.params = params
-        self.mask = background_mask(frame) if pin_background else None
+        self.floor = np.float32(min(float(np.min(frame)), 0.0))
+        self.mask = background_mask(frame) if level == "background" else None
         if self.mask is not None and self.mask.sum() < 0.05 * self.mask.size:
             self.mask = None  # too little background to measure it reliably
-        self.level = float(np.median(normalize(frame, params)[self.mask])) if self.mask is not None else 0.0
+        normalized = normalize(frame, params)
+        if level == "flux":
+            self.mask = np.ones(frame.shape, bool)
+            self.level = float(np.mean(normalized, dtype=np.float64))
+        elif self.mask is not None:
+            self.level = float(np.median(normalized[self.mask]))
+        self.flux = level == "flux"
 
     def restore(self, plane: np.ndarray) -> np.ndarray:
         if self.mask is not None:
-            plane = plane + np.float32(self.level - float(np.median(plane[self.mask])))
-        return denormalize(plane, self.params)
+            now = np.mean(plane, dtype=np.float64) if self.flux else np.median(plane[self.mask])
+            plane = plane + np.float32(self.level - float(now))
+        out = denormalize(plane, self.params)
+        return np.maximum(out, self.floor, out=out)
 
 
 class _Blender:
