@@ -93,6 +93,49 @@ def _imagej_reader(bioformats: bool) -> Callable[[Path], Image]:
     return read
 
 
+def plan_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, reader: str = "tifffile") -> list[Path]:
+    """The inputs of a batch (checked), with ``out_dir`` created; our own outputs are never inputs."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if reader not in ("tifffile", "imagej", "bioformats"):
+        raise DeepZError(f"unknown reader {reader!r}; use tifffile, imagej or bioformats")
+    files = find_inputs(in_dir, any_format=reader == "bioformats")
+    if Path(in_dir).resolve() == out_dir.resolve():  # never take our own outputs (or summary) as inputs
+        files = [f for f in files if not f.name.endswith(OUTPUT_SUFFIX) and f.name != SUMMARY_NAME]
+    if not files:
+        raise DeepZError(f"no images in {in_dir}" + ("" if reader == "bioformats" else " (looked for *.tif, *.tiff)"))
+    return files
+
+
+def refocus_file(source: Path, target: Path, request: BatchRequest, model: Any,
+                 read: Callable[[Path], Image] = read_image, overwrite: bool = False) -> dict[str, Any]:
+    """Refocus one file into ``target`` (atomically); its summary row. Never raises for a bad file."""
+    row: dict[str, Any] = {"input": source.name, "output": target.name, "status": "", "seconds": "", "error": ""}
+    start = time.perf_counter()
+    if target.exists() and not overwrite:
+        row["status"] = "skipped"
+    else:
+        try:
+            result = request.run(read(source), model)
+            _save(target, result, source)
+            row["status"] = "done"
+        except DeepZError as exc:
+            row.update(status="failed", error=str(exc))
+            log.warning("%s failed: %s", source.name, exc)
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the batch
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            log.warning("%s failed: %s: %s", source.name, type(exc).__name__, exc)
+    row["seconds"] = f"{time.perf_counter() - start:.2f}"
+    return row
+
+
+def finish_batch(out_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Write the summary CSV; remove temporary files a killed writer left (never a finished output)."""
+    for stray in out_dir.glob(f".*{OUTPUT_SUFFIX[:-4]}.tif.*.tmp.tif"):
+        stray.unlink(missing_ok=True)
+    write_csv(out_dir / SUMMARY_NAME, rows)
+
+
 def batch_refocus(
     in_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -107,46 +150,23 @@ def batch_refocus(
 
     ``reader``: ``'tifffile'``, ``'imagej'`` (ImageJ's opener) or ``'bioformats'`` (Fiji).
     Each row has ``input``, ``output``, ``status`` (done | skipped | failed), ``seconds`` and ``error``.
+    :mod:`deepz_fiji.dask_batch` runs the same on a Dask cluster.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if reader not in ("tifffile", "imagej", "bioformats"):
-        raise DeepZError(f"unknown reader {reader!r}; use tifffile, imagej or bioformats")
-    files = find_inputs(in_dir, any_format=reader == "bioformats")
-    if Path(in_dir).resolve() == out_dir.resolve():  # never take our own outputs (or summary) as inputs
-        files = [f for f in files if not f.name.endswith(OUTPUT_SUFFIX) and f.name != SUMMARY_NAME]
-    if not files:
-        raise DeepZError(f"no images in {in_dir}" + ("" if reader == "bioformats" else " (looked for *.tif, *.tiff)"))
+    files = plan_batch(in_dir, out_dir, reader)
     read = read_image if reader == "tifffile" else _imagej_reader(reader == "bioformats")
     pending = overwrite or any(not output_path(out_dir, f).exists() for f in files)
-    loaded_model = _load_model(model) if pending else None  # a bad model stops the batch at once
+    loaded_model = load_batch_model(model) if pending else None  # a bad model stops the batch at once
     rows: list[dict[str, Any]] = []
     for index, source in enumerate(files):
-        target = output_path(out_dir, source)
-        row: dict[str, Any] = {"input": source.name, "output": target.name, "status": "", "seconds": "", "error": ""}
-        start = time.perf_counter()
-        if target.exists() and not overwrite:
-            row["status"] = "skipped"
-        else:
-            try:
-                result = request.run(read(source), loaded_model)
-                _save(target, result, source)
-                row["status"] = "done"
-            except DeepZError as exc:
-                row.update(status="failed", error=str(exc))
-                log.warning("%s failed: %s", source.name, exc)
-            except Exception as exc:  # noqa: BLE001 - one broken file must not stop the batch
-                row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-                log.warning("%s failed: %s: %s", source.name, type(exc).__name__, exc)
-        row["seconds"] = f"{time.perf_counter() - start:.2f}"
-        rows.append(row)
+        rows.append(refocus_file(source, output_path(out_dir, source), request, loaded_model, read, overwrite))
         if progress is not None:
             progress(index + 1, len(files))
-    write_csv(out_dir / SUMMARY_NAME, rows)
+    finish_batch(out_dir, rows)
     return rows
 
 
-def _load_model(model: Any) -> Any:
+def load_batch_model(model: Any) -> Any:
     from deepz_fiji.refocus import resolve_model
 
     return resolve_model(jobs.model_argument(model))

@@ -1,0 +1,154 @@
+"""``deepz batch`` on a Dask cluster: a running scheduler (``--scheduler``) or a local one (``--workers``).
+
+The same per-file work as the in-process batch (:func:`deepz_fiji.fiji.batch.refocus_file`),
+one task per image, with the same guarantees: outputs written atomically, finished outputs
+skipped on a re-run, a failing file reported in the summary while the rest go on. A task whose
+worker dies is run again on another worker (Dask reschedules it; a temporary file the dead
+worker left is removed at the end), so nothing is lost and nothing is half-written.
+
+Each worker process loads the model once (:func:`_worker_model`, cached per process) and runs
+TensorFlow with ``cores ÷ workers on its host`` threads. Images are read with tifffile on the
+workers (ImageJ readers need a JVM per worker and are not offered here). dask is imported only
+in this module: ``pip install -e ".[dask]"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from deepz_fiji.errors import DeepZError
+from deepz_fiji.fiji.batch import BatchRequest, finish_batch, output_path, plan_batch, refocus_file
+
+log = logging.getLogger(__name__)
+
+#: A worker dying this many times on one image marks it failed (Dask's own limit is 3).
+ALLOWED_FAILURES = 3
+
+
+def require_distributed():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise DeepZError("running on a Dask cluster needs dask and distributed; "
+                         "pip install -e '.[dask]' (or pip install 'dask[distributed]')") from exc
+    return distributed
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_model(model: str | None, tf_threads: int) -> Any:
+    """The model, loaded once per worker process (TensorFlow's thread pools set before it starts)."""
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(tf_threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    from deepz_fiji.fiji.batch import load_batch_model
+    from deepz_fiji.model.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    return load_batch_model(model)
+
+
+def _task(source: str, target: str, request: BatchRequest, model: str | None, tf_threads: int,
+          overwrite: bool) -> dict[str, Any]:
+    """One image on a worker: the summary row of :func:`refocus_file` (with the worker's address)."""
+    try:
+        loaded = _worker_model(model, tf_threads)
+    except DeepZError as exc:
+        return {"input": Path(source).name, "output": Path(target).name, "status": "failed", "seconds": "",
+                "error": str(exc)}
+    row = refocus_file(Path(source), Path(target), request, loaded, overwrite=overwrite)
+    with contextlib.suppress(ImportError, ValueError):
+        from distributed import get_worker
+
+        row["worker"] = get_worker().address
+    return row
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: to ``scheduler``, or to a new local cluster of ``workers`` processes."""
+    distributed = require_distributed()
+    if not log.isEnabledFor(logging.INFO):  # quiet by default, as the rest of deepz (-v shows Dask's log)
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    if (scheduler is None) == (workers is None):
+        raise DeepZError("give either --scheduler ADDRESS (a running dask scheduler) or --workers N (a local cluster)")
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise DeepZError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it (dask scheduler) "
+                             "or check the address") from exc
+        with client:
+            yield client
+        return
+    if workers < 1:
+        raise DeepZError(f"--workers must be at least 1, got {workers}")
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR,
+                                       env={"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+                                            "TF_CPP_MIN_LOG_LEVEL": "3"})
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def tf_threads_per_worker(client: Any) -> int:
+    """Cores ÷ workers, on the busiest host of the cluster (at least 1)."""
+    info = client.scheduler_info().get("workers", {})
+    per_host: dict[str, list[int]] = {}
+    for worker in info.values():
+        per_host.setdefault(worker.get("host", "?"), []).append(int(worker.get("nthreads", 1)))
+    if not per_host:
+        return 1
+    cores = os.cpu_count() or 1
+    return max(1, min(cores // sum(threads) for threads in per_host.values()))
+
+
+def dask_batch_refocus(
+    in_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    request: BatchRequest,
+    client: Any,
+    *,
+    model: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`deepz_fiji.fiji.batch.batch_refocus` with one Dask task per image on ``client``'s cluster.
+
+    Returns the summary rows in file order (also written as ``deepz_batch.csv``).
+    """
+    distributed = require_distributed()
+    out_dir = Path(out_dir).resolve()
+    files = plan_batch(in_dir, out_dir)
+    model_arg = None if model is None else str(model)
+    if model_arg is not None and Path(model_arg).exists():
+        model_arg = str(Path(model_arg).resolve())  # workers may start elsewhere
+    if overwrite or any(not output_path(out_dir, f).exists() for f in files):
+        from deepz_fiji.fiji.batch import load_batch_model
+
+        load_batch_model(model_arg)  # a bad model stops the batch here, not once per image
+    threads = tf_threads_per_worker(client)
+    futures = {}
+    for index, source in enumerate(files):
+        future = client.submit(_task, str(source.resolve()), str(output_path(out_dir, source)), request, model_arg,
+                               threads, overwrite, pure=False, retries=1, key=f"deepz-batch-{index}-{source.name}")
+        futures[future] = index
+    rows: list[dict[str, Any] | None] = [None] * len(files)
+    for done, future in enumerate(distributed.as_completed(futures), start=1):
+        index = futures[future]
+        source = files[index]
+        try:
+            rows[index] = future.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. its workers died ALLOWED_FAILURES times
+            rows[index] = {"input": source.name, "output": output_path(out_dir, source).name, "status": "failed",
+                           "seconds": "", "error": f"{type(exc).__name__}: {exc}"}
+        if progress is not None:
+            progress(done, len(files))
+    final = [row for row in rows if row is not None]
+    finish_batch(out_dir, final)
+    return final

@@ -1,0 +1,103 @@
+"""``deepz batch`` on a real local Dask cluster of 2 worker processes (deepz_fiji.dask_batch)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from deepz_fiji.fiji.batch import SUMMARY_NAME, BatchRequest, batch_refocus
+from deepz_fiji.io import read_image, write_image
+
+pytest.importorskip("distributed", reason="pip install -e '.[dask]'")
+pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.slow
+
+REQUEST = BatchRequest(stack=(-1.0, 1.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def client():
+    from deepz_fiji.dask_batch import connect
+
+    with connect(workers=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def model(make_tiny_model):
+    return make_tiny_model("tiny-dask", pixel_um=0.5)
+
+
+def make_folder(folder, n, shape=(96, 112)):
+    """``n`` fluorescence-like uint16 images (blurred spots on a background)."""
+    from scipy import ndimage as ndi
+
+    folder.mkdir()
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        spots = (rng.random(shape) > 0.995) * 30000.0
+        image = ndi.gaussian_filter(spots, 1.5) + 100 + rng.normal(0, 5, shape)
+        write_image(folder / f"img{i}.tif", image.clip(0, 65535).astype(np.uint16), "YX", pixel_um=0.5)
+    return folder
+
+
+def assert_same_outputs(a, b, names):
+    for name in names:
+        x, y = read_image(a / name).data, read_image(b / name).data
+        assert x.shape == y.shape
+        assert np.abs(x - y).max() <= 1e-6 * float(np.ptp(y)), name
+
+
+def test_cluster_batch_equals_the_in_process_batch(client, model, tmp_path):
+    src = make_folder(tmp_path / "in", 6)
+    from deepz_fiji.dask_batch import dask_batch_refocus
+
+    rows = dask_batch_refocus(src, tmp_path / "dask", REQUEST, client, model=model)
+    local = batch_refocus(src, tmp_path / "local", REQUEST, model=model)
+    names = [f"img{i}_deepz.tif" for i in range(6)]
+    assert [r["status"] for r in rows] == ["done"] * 6 == [r["status"] for r in local]
+    assert [r["input"] for r in rows] == [r["input"] for r in local], "summary in file order"
+    assert len({r["worker"] for r in rows}) == 2, "both workers took images"
+    assert_same_outputs(tmp_path / "dask", tmp_path / "local", names)
+    assert read_image(tmp_path / "dask" / names[0]).calibration.z_step_um == pytest.approx(1.0)
+    again = dask_batch_refocus(src, tmp_path / "dask", REQUEST, client, model=model)
+    assert [r["status"] for r in again] == ["skipped"] * 6
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(client, model, tmp_path):
+    from deepz_fiji.dask_batch import dask_batch_refocus
+
+    src = make_folder(tmp_path / "in", 10, shape=(256, 256))
+    pids = client.run(os.getpid)
+    killed = []
+
+    def progress(done, total):
+        if not killed:  # the other tasks are still queued or running on both workers
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    rows = dask_batch_refocus(src, tmp_path / "dask", REQUEST, client, model=model, progress=progress)
+    assert killed
+    assert [r["status"] for r in rows] == ["done"] * 10, [r["error"] for r in rows]
+    batch_refocus(src, tmp_path / "local", REQUEST, model=model)
+    assert_same_outputs(tmp_path / "dask", tmp_path / "local", [f"img{i}_deepz.tif" for i in range(10)])
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(
+        [f"img{i}_deepz.tif" for i in range(10)] + [SUMMARY_NAME]), "no temporary file left behind"
+
+
+def test_cli_on_a_local_cluster_reports_a_corrupt_file(run_cli, model, tmp_path):
+    src = make_folder(tmp_path / "in", 2)
+    (src / "broken.tif").write_bytes(b"not a tiff")
+    proc = run_cli("batch", src, tmp_path / "out", "--dz", "1", "--model", model, "--workers", "2", "--no-progress")
+    assert proc.returncode == 1, proc.stderr
+    assert "Dask cluster: 2 workers, dashboard http" in proc.stdout
+    assert "FAILED broken.tif" in proc.stdout and "2 done, 0 skipped (already there), 1 failed" in proc.stdout
+    assert (tmp_path / "out" / "img1_deepz.tif").is_file() and not (tmp_path / "out" / "broken_deepz.tif").exists()
+    bad = run_cli("batch", src, tmp_path / "out2", "--dz", "1", "--workers", "2", "--reader", "imagej")
+    assert bad.returncode == 2 and "read TIFFs with tifffile on the workers" in bad.stderr
+    bad = run_cli("batch", src, tmp_path / "out3", "--dz", "1", "--scheduler", "tcp://127.0.0.1:9")
+    assert bad.returncode == 2 and "cannot reach the Dask scheduler" in bad.stderr
