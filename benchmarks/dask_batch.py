@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planes", type=int, default=5)
     parser.add_argument("--model", default=None)
     args = parser.parse_args(argv)
-    from deepz_fiji.dask_batch import connect, dask_batch_refocus
+    from deepz_fiji.dask_cluster import connect, dask_batch_refocus
     from deepz_fiji.fiji.batch import BatchRequest, batch_refocus
     from deepz_fiji.refocus import load_model
 

@@ -74,6 +74,62 @@ def _frames_axes(axes: str, name: str) -> None:
         )
 
 
+def read_video(input_path: PathLike) -> tuple[Any, np.ndarray, str]:
+    """A video file as (image, frames with T first, their axes): checks it is T(C)YX."""
+    image = read_image(input_path)
+    _frames_axes(image.axes, Path(input_path).name)
+    data = np.moveaxis(image.data, image.axes.index("T"), 0)  # T first, then C (if any), Y, X
+    return image, data, "T" + image.axes.replace("T", "")
+
+
+def refocus_video_frames(
+    data: np.ndarray,
+    axes: str,
+    stack_fn: Any,
+    *,
+    dz_um: float | None = None,
+    focus_channel: int = 0,
+    method: str = "normvar",
+    progress: Progress | None = None,
+    name: str = "the video",
+    **refocus_kw: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (T first) refocused by ``dz_um``, or each to its in-focus plane (``dz_um=None``).
+
+    Every frame is handled on its own, so a video may be split into chunks of frames. Returns
+    (Δz per frame (T,), the refocused frames).
+    """
+    from deepz_fiji.refocus import refocus_frames
+
+    if dz_um is None:
+        if "C" in axes and not 0 <= focus_channel < data.shape[1]:
+            raise DeepZError(f"focus channel {focus_channel} does not exist; {name} has {data.shape[1]} channels")
+        focus_frames = data[:, focus_channel] if "C" in axes else data
+        dz = track_focus(focus_frames, range_um=stack_fn.range_um, step_um=stack_fn.step_um, method=method,
+                         stack_fn=stack_fn, progress=progress)
+    else:
+        dz = np.full(data.shape[0], float(dz_um))
+    per_plane = np.broadcast_to(dz.reshape((-1,) + (1,) * (data.ndim - 3)), data.shape[:-2])
+    return dz, refocus_frames(data, np.ascontiguousarray(per_plane), stack_fn.model, **refocus_kw)
+
+
+def write_video(output: PathLike, out: np.ndarray, axes: str, image: Any, model: Any, dz: np.ndarray, *,
+                track: bool, pixel_um: float | None = None, focus_csv: PathLike | None = None) -> None:
+    """Write a refocused video (calibrated, the Δz per frame in its metadata) and the optional CSV."""
+    from deepz_fiji.refocus.files import resolve_pixel_um
+
+    pixel = resolve_pixel_um(image, model, pixel_um)
+    how = "tracked focus" if track else f"dz = {float(dz[0]):+g} um"
+    write_image(output, out, axes, pixel_um=pixel, frame_interval_s=image.calibration.frame_interval_s,
+                metadata={"deepz_description": f"Deep-Z refocused video ({how}) with model {model.config.name}",
+                          "deepz_dz_um_per_frame": " ".join(f"{v:.3f}" for v in dz),
+                          "deepz_source": str(image.path), "deepz_version": __version__})
+    if focus_csv is not None:
+        interval = image.calibration.frame_interval_s
+        write_csv(focus_csv, [{"frame": t, **({"time_s": t * interval} if interval else {}), "dz_um": float(v)}
+                              for t, v in enumerate(dz)])
+
+
 def refocus_video_file(
     input_path: PathLike,
     output: PathLike,
@@ -96,39 +152,20 @@ def refocus_video_file(
     With ``track``, each frame's in-focus Δz is found on channel ``focus_channel`` (with
     ``renormalize`` as in :func:`autofocus_file`) and applied to all its channels. Writes a
     calibrated TIFF with the input's axes (and the per-frame Δz as CSV with ``focus_csv``).
-    Returns the Δz per frame (T,).
+    Returns the Δz per frame (T,). :mod:`deepz_fiji.dask_cluster` runs the same in frame chunks.
     """
-    from deepz_fiji.refocus import refocus_frames
-    from deepz_fiji.refocus.files import check_output, resolve_pixel_um
+    from deepz_fiji.refocus.files import check_output
 
+    check_video_request(dz_um, track)
+    check_output(output)
+    image, data, axes = read_video(input_path)
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
+    dz, out = refocus_video_frames(data, axes, stack_fn, dz_um=None if track else dz_um, focus_channel=focus_channel,
+                                   method=method, progress=progress, name=Path(input_path).name, **refocus_kw)
+    write_video(output, out, axes, image, stack_fn.model, dz, track=track, pixel_um=pixel_um, focus_csv=focus_csv)
+    return dz
+
+
+def check_video_request(dz_um: float | None, track: bool) -> None:
     if (dz_um is None) == (not track):
         raise DeepZError("give either a refocusing distance (--dz) or --track-focus, not both or neither")
-    check_output(output)
-    image = read_image(input_path)
-    name = Path(input_path).name
-    _frames_axes(image.axes, name)
-    data = np.moveaxis(image.data, image.axes.index("T"), 0)  # T first, then C (if any), Y, X
-    axes = "T" + image.axes.replace("T", "")
-    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
-    loaded = stack_fn.model  # type: ignore[attr-defined]
-    if track:
-        if "C" in axes and not 0 <= focus_channel < data.shape[1]:
-            raise DeepZError(f"focus channel {focus_channel} does not exist; {name} has {data.shape[1]} channels")
-        focus_frames = data[:, focus_channel] if "C" in axes else data
-        dz = track_focus(focus_frames, range_um=range_um, step_um=step_um, method=method, stack_fn=stack_fn,
-                         progress=progress)
-    else:
-        dz = np.full(data.shape[0], float(dz_um))
-    per_plane = np.broadcast_to(dz.reshape((-1,) + (1,) * (data.ndim - 3)), data.shape[:-2])
-    out = refocus_frames(data, np.ascontiguousarray(per_plane), loaded, **refocus_kw)
-    pixel = resolve_pixel_um(image, loaded, pixel_um)
-    how = "tracked focus" if track else f"dz = {float(dz_um):+g} um"
-    write_image(output, out, axes, pixel_um=pixel, frame_interval_s=image.calibration.frame_interval_s,
-                metadata={"deepz_description": f"Deep-Z refocused video ({how}) with model {loaded.config.name}",
-                          "deepz_dz_um_per_frame": " ".join(f"{v:.3f}" for v in dz),
-                          "deepz_source": str(image.path), "deepz_version": __version__})
-    if focus_csv is not None:
-        interval = image.calibration.frame_interval_s
-        write_csv(focus_csv, [{"frame": t, **({"time_s": t * interval} if interval else {}), "dz_um": float(v)}
-                              for t, v in enumerate(dz)])
-    return dz

@@ -65,6 +65,8 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
         return stack
 
     stack_fn.model = loaded  # type: ignore[attr-defined]
+    stack_fn.range_um = (float(start_um), float(stop_um))  # type: ignore[attr-defined]
+    stack_fn.step_um = float(step_um)  # type: ignore[attr-defined]
     stack_fn.tta = bool(kw.get("tta", False))  # type: ignore[attr-defined]
     return stack_fn
 

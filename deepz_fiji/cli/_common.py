@@ -13,6 +13,25 @@ from pathlib import Path
 PROGRESS_FILE_ENV = "DEEPZ_PROGRESS_FILE"
 
 
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS``: run on a Dask cluster (:mod:`deepz_fiji.dask_cluster`)."""
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="run on a local Dask cluster of N worker processes (pip install -e '.[dask]')")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run on a running Dask cluster, e.g. tcp://host:8786 (one started by dask-jobqueue)")
+
+
+def on_cluster(args: argparse.Namespace) -> bool:
+    """True when ``--workers`` or ``--scheduler`` was given; then checks that dask is installed."""
+    if args.workers is None and args.scheduler is None:
+        return False
+    from deepz_fiji.dask_cluster import require_distributed
+
+    require_distributed()
+    return True
+
+
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
     """``--model NAME|PATH``; the shipped default model when omitted."""
     parser.add_argument(

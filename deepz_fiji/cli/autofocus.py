@@ -7,9 +7,11 @@ from pathlib import Path
 
 from deepz_fiji.cli._common import (
     ProgressBar,
+    add_cluster_arguments,
     add_model_argument,
     add_progress_argument,
     add_tta_argument,
+    on_cluster,
 )
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
@@ -64,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--track-focus", action="store_true", help="refocus each frame to its in-focus plane")
     v.add_argument("--focus-channel", type=int, default=0, metavar="C", help="channel that decides the focus")
     v.add_argument("--focus-csv", type=Path, metavar="CSV", help="write each frame's Δz here")
+    add_cluster_arguments(v)
+    v.add_argument("--chunk", type=int, default=8, metavar="F", help="frames per task on a Dask cluster (8)")
     add_progress_argument(v)
     _add_focus_options(v)
     v.set_defaults(func=cmd_refocus_video)
@@ -89,11 +93,17 @@ def cmd_autofocus(args: argparse.Namespace) -> int:
 def cmd_refocus_video(args: argparse.Namespace) -> int:
     from deepz_fiji.activity.drift import refocus_video_file
 
-    with ProgressBar("focus", args.no_progress) as bar:
-        dz = refocus_video_file(args.video, args.output, dz_um=args.dz, track=args.track_focus, model=args.model,
-                                range_um=tuple(args.range), step_um=args.step, focus_channel=args.focus_channel,
-                                method=args.sharpness, focus_csv=args.focus_csv, pixel_um=args.pixel_um,
-                                progress=bar, tile=args.tile, tta=args.tta, renormalize=args.renormalize)
+    kw = dict(dz_um=args.dz, track=args.track_focus, model=args.model, range_um=tuple(args.range), step_um=args.step,
+              focus_channel=args.focus_channel, method=args.sharpness, focus_csv=args.focus_csv,
+              pixel_um=args.pixel_um, tile=args.tile, tta=args.tta, renormalize=args.renormalize)
+    if on_cluster(args):
+        from deepz_fiji.dask_cluster import connect, dask_refocus_video
+
+        with connect(args.scheduler, args.workers) as client, ProgressBar("video", args.no_progress, "chunk") as bar:
+            dz = dask_refocus_video(args.video, args.output, client, chunk=args.chunk, progress=bar, **kw)
+    else:
+        with ProgressBar("focus", args.no_progress) as bar:
+            dz = refocus_video_file(args.video, args.output, progress=bar, **kw)
     if args.track_focus:
         print(f"in-focus dz per frame: {dz.min():+.2f} ... {dz.max():+.2f} um (mean {dz.mean():+.2f})")
     print(f"wrote {args.output}")

@@ -6,7 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from deepz_fiji.cli._common import add_model_argument, add_tta_argument
+from deepz_fiji.cli._common import (
+    add_cluster_arguments,
+    add_model_argument,
+    add_tta_argument,
+    on_cluster,
+)
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
@@ -39,11 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-extrapolation", action="store_true", help="allow Δz outside the trained range")
     add_tta_argument(p)
     p.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
-    cluster = p.add_mutually_exclusive_group()
-    cluster.add_argument("--workers", type=int, metavar="N",
-                         help="run on a local Dask cluster of N worker processes (pip install -e '.[dask]')")
-    cluster.add_argument("--scheduler", metavar="ADDRESS",
-                         help="run on a running Dask cluster, e.g. tcp://host:8786 (one started by dask-jobqueue)")
+    add_cluster_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
 
@@ -63,7 +64,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         allow_extrapolation=args.allow_extrapolation, tta=args.tta,
     )
     reader = args.reader or ("bioformats" if args.fiji else "tifffile")
-    if (args.workers is not None or args.scheduler is not None) and reader != "tifffile":
+    cluster = on_cluster(args)
+    if cluster and reader != "tifffile":
         raise DeepZError("--workers/--scheduler read TIFFs with tifffile on the workers; drop --fiji/--reader "
                          "(convert other formats to TIFF first)")
     if reader == "bioformats" and args.fiji is None:
@@ -72,10 +74,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
         from deepz_fiji.fiji.java import start_imagej
 
         start_imagej(fiji_dir=args.fiji if reader == "bioformats" else None)
-    elif args.workers is not None or args.scheduler is not None:
-        from deepz_fiji.dask_batch import require_distributed
-
-        require_distributed()  # a missing dask is said before any work
     bar = tqdm(desc="deepz batch", unit="image", disable=True if args.no_progress else None)
 
     def progress(done: int, total: int) -> None:
@@ -83,8 +81,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        if args.workers is not None or args.scheduler is not None:
-            rows = _on_cluster(args, request, reader, progress)
+        if cluster:
+            rows = _on_cluster(args, request, progress)
         else:
             rows = batch_refocus(args.in_dir, args.out_dir, request, model=args.model, reader=reader,
                                  overwrite=args.overwrite, progress=progress)
@@ -99,12 +97,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _on_cluster(args: argparse.Namespace, request, reader: str, progress) -> list[dict]:
-    from deepz_fiji.dask_batch import connect, dask_batch_refocus
+def _on_cluster(args: argparse.Namespace, request, progress) -> list[dict]:
+    from deepz_fiji.dask_cluster import connect, dask_batch_refocus
 
     with connect(args.scheduler, args.workers) as client:
-        link = getattr(client, "dashboard_link", None)
-        print(f"Dask cluster: {len(client.scheduler_info().get('workers', {}))} workers"
-              + (f", dashboard {link}" if link else ""))
         return dask_batch_refocus(args.in_dir, args.out_dir, request, client, model=args.model,
                                   overwrite=args.overwrite, progress=progress)

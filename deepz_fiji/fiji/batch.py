@@ -150,7 +150,7 @@ def batch_refocus(
 
     ``reader``: ``'tifffile'``, ``'imagej'`` (ImageJ's opener) or ``'bioformats'`` (Fiji).
     Each row has ``input``, ``output``, ``status`` (done | skipped | failed), ``seconds`` and ``error``.
-    :mod:`deepz_fiji.dask_batch` runs the same on a Dask cluster.
+    :mod:`deepz_fiji.dask_cluster` runs the same on a Dask cluster.
     """
     out_dir = Path(out_dir)
     files = plan_batch(in_dir, out_dir, reader)

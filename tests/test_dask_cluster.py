@@ -1,4 +1,4 @@
-"""``deepz batch`` on a real local Dask cluster of 2 worker processes (deepz_fiji.dask_batch)."""
+"""`deepz batch` and `deepz refocus-video` on a real local Dask cluster of 2 worker processes (deepz_fiji.dask_cluster)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ REQUEST = BatchRequest(stack=(-1.0, 1.0, 1.0))
 
 @pytest.fixture(scope="module")
 def client():
-    from deepz_fiji.dask_batch import connect
+    from deepz_fiji.dask_cluster import connect
 
     with connect(workers=2) as c:
         yield c
@@ -53,7 +53,7 @@ def assert_same_outputs(a, b, names):
 
 def test_cluster_batch_equals_the_in_process_batch(client, model, tmp_path):
     src = make_folder(tmp_path / "in", 6)
-    from deepz_fiji.dask_batch import dask_batch_refocus
+    from deepz_fiji.dask_cluster import dask_batch_refocus
 
     rows = dask_batch_refocus(src, tmp_path / "dask", REQUEST, client, model=model)
     local = batch_refocus(src, tmp_path / "local", REQUEST, model=model)
@@ -68,7 +68,7 @@ def test_cluster_batch_equals_the_in_process_batch(client, model, tmp_path):
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(client, model, tmp_path):
-    from deepz_fiji.dask_batch import dask_batch_refocus
+    from deepz_fiji.dask_cluster import dask_batch_refocus
 
     src = make_folder(tmp_path / "in", 10, shape=(256, 256))
     pids = client.run(os.getpid)
@@ -101,3 +101,28 @@ def test_cli_on_a_local_cluster_reports_a_corrupt_file(run_cli, model, tmp_path)
     assert bad.returncode == 2 and "read TIFFs with tifffile on the workers" in bad.stderr
     bad = run_cli("batch", src, tmp_path / "out3", "--dz", "1", "--scheduler", "tcp://127.0.0.1:9")
     assert bad.returncode == 2 and "cannot reach the Dask scheduler" in bad.stderr
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_a_video_in_frame_chunks_equals_refocus_video_in_process(client, model, tmp_path, track):
+    from scipy import ndimage as ndi
+
+    from deepz_fiji.activity.drift import refocus_video_file
+    from deepz_fiji.dask_cluster import dask_refocus_video
+
+    rng = np.random.default_rng(3)
+    frames = np.stack([ndi.gaussian_filter((rng.random((64, 80)) > 0.995) * 30000.0, 1.5) + 100
+                       + rng.normal(0, 5, (64, 80)) for _ in range(20)])
+    video = write_image(tmp_path / "video.tif", frames.clip(0).astype(np.uint16), "TYX", pixel_um=0.5,
+                        frame_interval_s=0.05)
+    kw = dict(dz_um=None if track else 1.0, track=track, model=model, range_um=(-2.0, 2.0), step_um=1.0)
+    chunks = []
+    dz = dask_refocus_video(video, tmp_path / "dask.tif", client, chunk=6, progress=lambda d, t: chunks.append(t),
+                            **kw)
+    want = refocus_video_file(video, tmp_path / "local.tif", **kw)
+    assert chunks and chunks[-1] == 4, "20 frames in chunks of 6"
+    np.testing.assert_allclose(dz, want, atol=1e-5)
+    got, ref = read_image(tmp_path / "dask.tif"), read_image(tmp_path / "local.tif")
+    assert got.axes == ref.axes == "TYX" and got.data.shape == (20, 64, 80)
+    assert got.calibration.frame_interval_s == pytest.approx(0.05) and got.calibration.pixel_um == pytest.approx(0.5)
+    assert np.abs(got.data - ref.data).max() <= 1e-6 * float(np.ptp(ref.data))

@@ -83,6 +83,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
             raise DeepZError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start it (dask scheduler) "
                              "or check the address") from exc
         with client:
+            _announce(client)
             yield client
         return
     if workers < 1:
@@ -93,7 +94,14 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
                                        env={"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
                                             "TF_CPP_MIN_LOG_LEVEL": "3"})
     with cluster, distributed.Client(cluster) as client:
+        _announce(client)
         yield client
+
+
+def _announce(client: Any) -> None:
+    link = getattr(client, "dashboard_link", None)
+    print(f"Dask cluster: {len(client.scheduler_info().get('workers', {}))} workers"
+          + (f", dashboard {link}" if link else ""))
 
 
 def tf_threads_per_worker(client: Any) -> int:
@@ -152,3 +160,72 @@ def dask_batch_refocus(
     final = [row for row in rows if row is not None]
     finish_batch(out_dir, final)
     return final
+
+
+def _video_task(frames: Any, axes: str, dz_um: float | None, model: str | None, tf_threads: int,
+                range_um: tuple[float, float], step_um: float, renormalize: bool, focus_channel: int,
+                method: str, refocus_kw: dict) -> tuple[Any, Any]:
+    """One chunk of frames on a worker: (Δz per frame, refocused frames)."""
+    from deepz_fiji.activity.drift import refocus_video_frames
+    from deepz_fiji.activity.stacks import refocus_stack_fn
+
+    stack_fn = refocus_stack_fn(_worker_model(model, tf_threads), *range_um, step_um, renormalize=renormalize,
+                                **refocus_kw)
+    return refocus_video_frames(frames, axes, stack_fn, dz_um=dz_um, focus_channel=focus_channel, method=method,
+                                **refocus_kw)
+
+
+def dask_refocus_video(
+    input_path: str | os.PathLike,
+    output: str | os.PathLike,
+    client: Any,
+    *,
+    dz_um: float | None = None,
+    track: bool = False,
+    model: str | os.PathLike | None = None,
+    range_um: tuple[float, float] = (-10.0, 10.0),
+    step_um: float = 0.5,
+    focus_channel: int = 0,
+    method: str = "normvar",
+    focus_csv: str | os.PathLike | None = None,
+    pixel_um: float | None = None,
+    chunk: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+    renormalize: bool = True,
+    **refocus_kw: Any,
+) -> Any:
+    """:func:`deepz_fiji.activity.drift.refocus_video_file` in chunks of ``chunk`` frames on ``client``'s cluster.
+
+    The chunks come back in any order and are assembled in frame order into one calibrated
+    output, written atomically once every chunk is done. Returns the Δz per frame (T,).
+    """
+    import numpy as np
+
+    from deepz_fiji.activity.drift import check_video_request, read_video, write_video
+    from deepz_fiji.activity.stacks import refocus_stack_fn
+    from deepz_fiji.refocus.files import check_output
+
+    distributed = require_distributed()
+    check_video_request(dz_um, track)
+    check_output(output)
+    if chunk < 1:
+        raise DeepZError(f"--chunk must be at least 1 frame, got {chunk}")
+    image, data, axes = read_video(input_path)
+    model_arg = None if model is None else str(model)
+    if model_arg is not None and Path(model_arg).exists():
+        model_arg = str(Path(model_arg).resolve())
+    loaded = refocus_stack_fn(model_arg, *range_um, step_um, **refocus_kw).model  # checks model and range here
+    threads = tf_threads_per_worker(client)
+    starts = list(range(0, data.shape[0], chunk))
+    futures = {client.submit(_video_task, data[s: s + chunk], axes, None if track else dz_um, model_arg, threads,
+                             tuple(range_um), step_um, renormalize, focus_channel, method, refocus_kw, pure=False,
+                             retries=1, key=f"deepz-video-{s}"): i for i, s in enumerate(starts)}
+    parts: list[Any] = [None] * len(starts)
+    for done, future in enumerate(distributed.as_completed(futures), start=1):
+        parts[futures[future]] = future.result()  # a chunk that cannot be done stops the video: no output
+        if progress is not None:
+            progress(done, len(starts))
+    dz = np.concatenate([p[0] for p in parts])
+    out = np.concatenate([p[1] for p in parts])
+    write_video(output, out, axes, image, loaded, dz, track=track, pixel_um=pixel_um, focus_csv=focus_csv)
+    return dz
