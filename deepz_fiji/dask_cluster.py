@@ -229,3 +229,32 @@ def dask_refocus_video(
     out = np.concatenate([p[1] for p in parts])
     write_video(output, out, axes, image, loaded, dz, track=track, pixel_um=pixel_um, focus_csv=focus_csv)
     return dz
+
+
+def _stacks_task(frames: list[Any], model: str | None, tf_threads: int, z_range: tuple[float, float, float],
+                 refocus_kw: dict) -> list[Any]:
+    """Virtual stacks of a chunk of frames on a worker."""
+    from deepz_fiji.activity.stacks import refocus_stack_fn
+
+    stack_fn = refocus_stack_fn(_worker_model(model, tf_threads), *z_range, **refocus_kw)
+    return [stack_fn(frame) for frame in frames]
+
+
+def cluster_stack_many(client: Any, model: str | os.PathLike | None, z_range: tuple[float, float, float], *,
+                       chunk: int = 8, **refocus_kw: Any) -> Callable[[list[Any]], Iterator[tuple[int, Any]]]:
+    """A ``stack_many`` for :func:`deepz_fiji.activity.track_activity`: chunks of frames as Dask tasks."""
+    distributed = require_distributed()
+    model_arg = None if model is None else str(model)
+    if model_arg is not None and Path(model_arg).exists():
+        model_arg = str(Path(model_arg).resolve())
+
+    def stack_many(frames: list[Any]) -> Iterator[tuple[int, Any]]:
+        threads = tf_threads_per_worker(client)
+        futures = {client.submit(_stacks_task, frames[s: s + chunk], model_arg, threads, tuple(z_range), refocus_kw,
+                                 pure=False, retries=1, key=f"deepz-stacks-{s}"): s
+                   for s in range(0, len(frames), chunk)}
+        for future in distributed.as_completed(futures):
+            for offset, stack in enumerate(future.result()):
+                yield futures[future] + offset, stack
+
+    return stack_many

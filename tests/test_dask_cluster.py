@@ -126,3 +126,31 @@ def test_a_video_in_frame_chunks_equals_refocus_video_in_process(client, model, 
     assert got.axes == ref.axes == "TYX" and got.data.shape == (20, 64, 80)
     assert got.calibration.frame_interval_s == pytest.approx(0.05) and got.calibration.pixel_um == pytest.approx(0.5)
     assert np.abs(got.data - ref.data).max() <= 1e-6 * float(np.ptp(ref.data))
+
+
+def test_track_refocuses_on_the_cluster_and_gives_the_same_stacks(run_cli, model, tmp_path):
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(7)
+
+    def spots(seed):
+        r = np.random.default_rng(seed)
+        return (ndi.gaussian_filter((r.random((40, 48)) > 0.98) * 20000.0, 1.0) + 100 + r.normal(0, 5, (40, 48)))
+
+    video = np.stack([[spots(1), spots(2 + t) * rng.uniform(0.8, 1.2)] for t in range(5)]).clip(0).astype(np.uint16)
+    write_image(tmp_path / "video.tif", video, "TCYX", pixel_um=0.5, frame_interval_s=0.25)
+    base = ["track", "video.tif", "--nuclei-channel", "0", "--activity-channel", "1", "--model", model,
+            "--range", "-1", "1", "--step", "1", "--no-register", "--no-progress"]
+    cluster = run_cli(*base, "-o", "dask", "--workers", "2", "--chunk", "3")
+    assert cluster.returncode == 0, cluster.stderr
+    assert "Dask cluster: 2 workers" in cluster.stdout
+    local = run_cli(*base, "-o", "local")
+    assert local.returncode == 0, local.stderr
+    cached = sorted((tmp_path / "local" / "cache").glob("stack_*.npy"))
+    assert len(cached) == 10
+    for path in cached:
+        a, b = np.load(path), np.load(tmp_path / "dask" / "cache" / path.name)
+        assert np.abs(a - b).max() <= 1e-6 * float(np.ptp(a)), path.name
+    traces = [np.genfromtxt(tmp_path / run / "traces.csv", delimiter=",", skip_header=1) for run in ("dask", "local")]
+    assert traces[0].shape == traces[1].shape and traces[0].size > 0
+    np.testing.assert_allclose(traces[0], traces[1], rtol=1e-4, atol=1e-3)

@@ -59,8 +59,9 @@ class StackCache:
             for path in self.folder.glob(pattern):
                 path.unlink()
 
-    def _path(self, channel: int, frame: int) -> Path:
-        return self.folder / f"stack_c{channel}_t{frame:05d}.npy"
+    def name(self, channel: int, frame: int) -> str:
+        """The cache file name of the stack of (channel, frame)."""
+        return f"stack_c{channel}_t{frame:05d}.npy"
 
     def load(self, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
         """A cached array by file name, memory-mapped; None if missing or of another shape."""
@@ -82,7 +83,7 @@ class StackCache:
 
     def stack(self, channel: int, frame: int, shape: tuple[int, ...], compute) -> np.ndarray:
         """The cached stack of (channel, frame), or ``compute()`` saved to the cache."""
-        name = self._path(channel, frame).name
+        name = self.name(channel, frame)
         cached = self.load(name, shape)
         if cached is not None:
             self.loaded += 1

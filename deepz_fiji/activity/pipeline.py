@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -95,6 +95,10 @@ class ActivityResult:
         return out
 
 
+#: ``stack_many(frames) -> iterator of (index, stack)``: many frames refocused at once, in any order.
+StackMany = Callable[[list[np.ndarray]], Iterator[tuple[int, np.ndarray]]]
+
+
 def as_video(video: Any, axes: str | None = None) -> tuple[np.ndarray, Any]:
     """(T, C, Y, X) float32 from an array with ``axes`` ('TCYX', 'CTYX', 'TYX') or an io.Image.
 
@@ -157,6 +161,7 @@ def track_activity(
     progress: Progress | None = None,
     resume: bool = False,
     write: bool = True,
+    stack_many: StackMany | None = None,
 ) -> ActivityResult:
     """Analyse neuron activity in 3D from a single-plane video; write the outputs to ``out_dir``.
 
@@ -165,6 +170,9 @@ def track_activity(
     (start, stop, step µm); by default Deep-Z with ``model``. Stacks are cached in
     ``out_dir/cache``; ``resume=True`` reuses them after an interruption. ``progress(done,
     total)`` counts frames through registration, refocusing and trace extraction.
+    ``stack_many(frames)`` (optional, e.g. :func:`deepz_fiji.dask_cluster.cluster_stack_many`)
+    refocuses many frames at once, yielding ``(index, stack)`` in any order; the stacks not yet
+    cached are made with it, then everything goes on as without it.
     """
     started = time.time()
     opts = options or ActivityOptions()
@@ -208,6 +216,11 @@ def track_activity(
     def compute(t: int, c: int) -> np.ndarray:
         return checked_stack(stack_fn(frames[t, c]), len(z_um), frames.shape[-2:])
 
+    missing = [(t, c) for t in range(n_t) for c in channels if cache.load(cache.name(c, t), shape) is None]
+    if stack_many is not None and missing:
+        for index, stack in stack_many([frames[t, c] for t, c in missing]):
+            t, c = missing[index]
+            cache.save(cache.name(c, t), checked_stack(stack, len(z_um), frames.shape[-2:]))
     for t in range(n_t):
         for c in channels:
             stacks[c].append(cache.stack(c, t, shape, partial(compute, t, c)))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from deepz_fiji.cli._common import (
     ProgressBar,
+    add_cluster_arguments,
     add_model_argument,
     add_progress_argument,
     add_tta_argument,
+    on_cluster,
 )
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
@@ -60,12 +62,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_tta_argument(p)
     p.add_argument("--allow-extrapolation", action="store_true",
                    help="allow Δz outside the model's trained range (unreliable; warns)")
+    add_cluster_arguments(p)
+    p.add_argument("--chunk", type=int, default=4, metavar="F", help="frames per task on a Dask cluster (4)")
     add_progress_argument(p)
     p.set_defaults(func=cmd_track)
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    import contextlib
+
     from deepz_fiji.activity import ActivityOptions, refocus_stack_fn, track_activity
+    from deepz_fiji.errors import DeepZError
     from deepz_fiji.io import read_image
 
     video = read_image(args.video)
@@ -76,11 +83,20 @@ def cmd_track(args: argparse.Namespace) -> int:
                               min_k=args.min_clusters)
     stack_fn = refocus_stack_fn(args.model, start, stop, args.step, tile=args.tile, tta=args.tta,
                                 allow_extrapolation=args.allow_extrapolation)
-    with ProgressBar("track", args.no_progress) as bar:
-        result = track_activity(video, args.nuclei_channel, args.activity_channel, args.output,
-                                stack_fn=stack_fn, z_range=(start, stop, args.step), pixel_um=args.pixel_um,
-                                frame_interval_s=args.frame_interval, options=options, progress=bar,
-                                resume=args.resume)
+    kw = dict(stack_fn=stack_fn, z_range=(start, stop, args.step), pixel_um=args.pixel_um,
+              frame_interval_s=args.frame_interval, options=options, resume=args.resume)
+    with contextlib.ExitStack() as stack:
+        if on_cluster(args):
+            from deepz_fiji.dask_cluster import cluster_stack_many, connect
+
+            if args.chunk < 1:
+                raise DeepZError(f"--chunk must be at least 1 frame, got {args.chunk}")
+            client = stack.enter_context(connect(args.scheduler, args.workers))
+            kw["stack_many"] = cluster_stack_many(client, args.model, (start, stop, args.step), chunk=args.chunk,
+                                                  tile=args.tile, tta=args.tta,
+                                                  allow_extrapolation=args.allow_extrapolation)
+        bar = stack.enter_context(ProgressBar("track", args.no_progress))
+        result = track_activity(video, args.nuclei_channel, args.activity_channel, args.output, progress=bar, **kw)
     s = result.summary
     print(f"{s['neurons']} neurons, {s['active_neurons']} active, {s['clusters']} cluster(s) "
           f"(sizes {s['cluster_sizes']}); results in {args.output}")
