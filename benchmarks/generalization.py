@@ -120,7 +120,9 @@ class Renderer:
 
 
 def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progress=None,
-            output_level: str | None = None) -> tuple[list[Row], list[dict]]:
+            output_level: str | None = None, on_row=None) -> tuple[list[Row], list[dict]]:
+    """Every row of the suite for ``model``; ``on_row(row, images)`` (optional) sees each row's
+    images (``input``, ``truth``, ``output``, ``blur``) and the loaded ``model``."""
     from deepz_fiji.refocus import load_model, refocus_plane
 
     loaded = load_model(model)
@@ -155,6 +157,9 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
                     rows.append(score_row(output, truth, image, blur, model=config.name, split=split, sample=sample,
                                           optics=optics.name, snr=snr, direction=direction,
                                           cls=row_class(sample, direction), input_um=z_in, dz_um=dz))
+                    if on_row is not None:
+                        on_row(rows[-1], {"input": image, "truth": truth, "output": output, "blur": blur,
+                                          "model": loaded})
                     if o_index == 0 and snr == "normal" and abs(abs(dz) - 0.5 * render.r_um) < 1e-6 \
                             and (dz > 0) and (direction == "refocus") == (z_in < 0):  # one of each direction
                         examples.append({"row": rows[-1], "input": image, "truth": truth, "output": output,

@@ -39,6 +39,7 @@ from deepz_fiji.activity.stacks import (
 )
 from deepz_fiji.activity.traces import DeltaF, delta_f, extract_traces, select_active
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.trust import check_calibration
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,9 @@ def _resolve_pixel_um(pixel_um: float | None, calibration: Any, stack_fn: StackF
         if value is not None:
             if not value > 0:
                 raise DeepZError(f"pixel size must be a positive number of µm, got {value}")
-            if trained and abs(value - trained) > 0.1 * trained:
-                log.warning("pixel size %.4g µm differs from the %.4g µm the model was trained at; resample "
-                            "the video to the model's pixel size for reliable refocusing", value, trained)
+            config = getattr(getattr(stack_fn, "model", None), "config", None)
+            if config is not None:
+                check_calibration(config, float(value))
             return float(value)
     raise DeepZError("the video has no pixel size calibration; give it (e.g. --pixel-um 0.325)")
 

@@ -43,6 +43,9 @@ def setup_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("deepz_fiji").setLevel(level)
+    from deepz_fiji.trust import show_deepz_warnings_as_log_lines
+
+    show_deepz_warnings_as_log_lines()
     if verbosity < 2:
         import os
 

@@ -62,6 +62,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     add_model_argument(parser)
     parser.add_argument("--pixel-um", type=float, metavar="P",
                         help="pixel size in µm (default: the input's calibration, else the model's)")
+    parser.add_argument("--na", type=float, metavar="NA",
+                        help="your objective's NA: warns when it differs from the model's by more than 0.05")
+    parser.add_argument("--wavelength-um", type=float, metavar="L",
+                        help="your emission wavelength in µm: warns when it differs from the model's by > 0.03")
     parser.add_argument("--allow-extrapolation", action="store_true",
                         help="allow Δz outside the model's trained range (unreliable; warns)")
     parser.add_argument("--tile", type=int, default=None, metavar="N",
@@ -76,7 +80,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict:
     return {"model": args.model, "pixel_um": args.pixel_um, "allow_extrapolation": args.allow_extrapolation,
-            "tile": args.tile, "precision": args.precision, "tta": args.tta}
+            "tile": args.tile, "precision": args.precision, "tta": args.tta, "na": args.na,
+            "wavelength_um": args.wavelength_um}
 
 
 def cmd_refocus(args: argparse.Namespace) -> int:

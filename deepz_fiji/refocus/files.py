@@ -22,12 +22,12 @@ from deepz_fiji.io import Image, read_image, write_image
 from deepz_fiji.refocus.api import Progress, refocus, resolve_model, virtual_stack
 from deepz_fiji.refocus.inputs import as_image, z_planes
 from deepz_fiji.refocus.symmetry import TTA_LABEL
+from deepz_fiji.trust import check_calibration
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 #: Pixel sizes differing from the model's by more than this fraction trigger a warning.
-PIXEL_TOLERANCE = 0.1
 
 
 @dataclass
@@ -97,8 +97,13 @@ def check_output(path: PathLike) -> Path:
     return path
 
 
-def resolve_pixel_um(image: Image, model, pixel_um: float | None = None) -> float:
-    """Pixel size for the output: the override, else the input's calibration, else the model's."""
+def resolve_pixel_um(image: Image, model, pixel_um: float | None = None, *, na: float | None = None,
+                     wavelength_um: float | None = None) -> float:
+    """Pixel size for the output: the override, else the input's calibration, else the model's.
+
+    Checks it, and the optics where given, against the model's config
+    (:func:`~deepz_fiji.refocus.calibration.check_calibration`: one warning per mismatch).
+    """
     if pixel_um is not None:
         if not (np.isfinite(pixel_um) and pixel_um > 0):
             raise DeepZError(f"pixel size must be a positive number of µm, got {pixel_um}")
@@ -108,21 +113,21 @@ def resolve_pixel_um(image: Image, model, pixel_um: float | None = None) -> floa
     else:
         value, source = float(model.config.pixel_um), "the model's (the input has no calibration)"
     log.info("pixel size %.4g µm from %s", value, source)
-    expected = model.config.pixel_um
-    if abs(value - expected) > PIXEL_TOLERANCE * expected:
-        log.warning(
-            "pixel size %.4g µm differs from the %.4g µm model %r was trained at; resample the image "
-            "to the model's pixel size for reliable refocusing", value, expected, model.config.name,
-        )
+    check_calibration(model.config, value, na=na, wavelength_um=wavelength_um)
     return value
 
 
-def _prepare(input_path: PathLike, output: PathLike, model, pixel_um: float | None):
+def _prepare(input_path: PathLike, output: PathLike, model, pixel_um: float | None, optics: dict):
     output = check_output(output)
     image = read_image(input_path)
     as_image(image.data, f"image {Path(input_path).name}")
     model = resolve_model(model)
-    return output, image, model, resolve_pixel_um(image, model, pixel_um)
+    return output, image, model, resolve_pixel_um(image, model, pixel_um, **optics)
+
+
+def _optics(kw: dict[str, Any]) -> dict[str, float | None]:
+    """Take the stated optics (``na``, ``wavelength_um``) out of the refocusing keywords."""
+    return {"na": kw.pop("na", None), "wavelength_um": kw.pop("wavelength_um", None)}
 
 
 def _metadata(model, image: Image, description: str, options: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -149,7 +154,7 @@ def _write(output: Path, data: np.ndarray, axes: str, image: Image, pixel_um: fl
 def refocus_file(input_path: PathLike, output: PathLike, dz_um: float, model=None, *,
                  pixel_um: float | None = None, progress: Progress | None = None, **kw: Any) -> Path:
     """Refocus every plane of ``input_path`` by ``dz_um`` µm and write ``output``."""
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
     data = refocus(image.data, float(dz_um), model, progress=progress, **kw)
     desc = f"Deep-Z refocus by dz = {float(dz_um):+g} um with model {model.config.name}"
     return _write(output, data, image.axes, image, pixel, image.z_step_um,
@@ -161,7 +166,7 @@ def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, 
                        progress: Progress | None = None, **kw: Any) -> Path:
     """Write a calibrated virtual z-stack (ZYX; TZCYX for frames) of ``input_path``."""
     zs = z_planes(start_um, stop_um, step_um)  # check the range before reading anything big
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
     if "Z" in image.axes:
         raise DeepZError(
             f"{Path(input_path).name} already has a Z axis ({image.axes}); a virtual stack starts "
@@ -183,7 +188,7 @@ def refocus_surface_file(input_path: PathLike, output: PathLike, surface: Surfac
     surface.kind()  # refuse an ambiguous surface before reading anything
     if dpm_output is not None:
         check_output(dpm_output)
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
     dpm = surface.dpm(image.data.shape[-2:], pixel)
     data = refocus(image.data, dpm, model, progress=progress, **kw)
     desc = (f"Deep-Z refocus onto a {surface.describe()} (dz {dpm.min():+.3g} ... {dpm.max():+.3g} um) "
