@@ -8,7 +8,9 @@ a thicker coverslip) and pyotf (pupil function with spherical aberration, anothe
 at the model's own optics, and one foreign objective; sparse beads, beads on a tilted plane and
 on a cylinder, dense textured nuclei tissue 10–30 µm thick, filaments, and a real-morphology
 volume (flowdec's neuron in the selection split, sdeconv's pollen in the test split); two
-SNRs. Tasks, in fractions R of the model's Δz range (R = 10 µm for a ±10 µm model):
+SNRs. For a widefield→confocal model (Deep-Z+) the truth is a confocal plane of the same optics
+and every image is scored in normalised units. Tasks, in fractions R of the model's Δz range
+(R = 10 µm for a ±10 µm model):
 
 - ``defocus``: the in-focus plane to ±R/4, ±R/2, ±3R/4, ±R;
 - ``refocus``: a snapshot R/2 out of focus (both sides) towards focus and beyond (R/4, R/2, 3R/4).
@@ -49,6 +51,8 @@ from deepz_fiji.model.config import OUTPUT_LEVELS  # noqa: E402
 
 log = logging.getLogger("generalization")
 CACHE_VERSION = 2
+#: Excitation wavelength of the confocal truth for widefield→confocal models (FITC, as Deep-Z+'s data).
+EXCITATION_UM = 0.488
 
 
 def tasks(r_um: float, quick: bool) -> list[tuple[str, float, float]]:
@@ -85,12 +89,14 @@ class Renderer:
     def _index(self, z_um: float) -> int:
         return self.n_z // 2 + int(round(z_um / self.zs))
 
-    def psf(self, optics: data.TestOptics) -> np.ndarray:
-        if optics.name not in self._psfs:
-            n_psf = 2 * (self.n_z + 30) + 1
-            self._psfs[optics.name] = data.psf_stack(optics, self.config.pixel_um, self.zs, n_psf,
-                                                     2 * self.psf_half + 1)
-        return self._psfs[optics.name]
+    def psf(self, optics: data.TestOptics, confocal: bool = False) -> np.ndarray:
+        key = (optics.name, confocal)
+        if key not in self._psfs:
+            n_psf, size = 2 * (self.n_z + 30) + 1, 2 * self.psf_half + 1
+            self._psfs[key] = (data.confocal_psf_stack(optics, self.config.pixel_um, self.zs, n_psf, size,
+                                                       EXCITATION_UM) if confocal
+                               else data.psf_stack(optics, self.config.pixel_um, self.zs, n_psf, size))
+        return self._psfs[key]
 
     def object(self, sample: str, index: int) -> np.ndarray:
         if sample not in self._objects:
@@ -100,16 +106,17 @@ class Renderer:
         return self._objects[sample]
 
     def planes(self, sample: str, s_index: int, optics: data.TestOptics, o_index: int,
-               zs_um: list[float]) -> dict[float, np.ndarray]:
-        """Noiseless planes (signal units) at ``zs_um``, cropped to the field, cached on disk."""
-        path = self.cache / f"{sample}-{optics.name}.npz"
+               zs_um: list[float], confocal: bool = False) -> dict[float, np.ndarray]:
+        """Noiseless planes (signal units) at ``zs_um``, cropped to the field, cached on disk
+        (``confocal``: seen by a point-scanning confocal of the same optics)."""
+        path = self.cache / f"{sample}-{optics.name}{'-confocal' if confocal else ''}.npz"
         if path.is_file():
             with np.load(path) as f:
                 stored = {float(k): f[k] for k in f.files}
             if all(z in stored for z in zs_um):
                 return stored
         density = self.object(sample, s_index)
-        images = data.image_planes(density, self.psf(optics), [self._index(z) for z in zs_um])
+        images = data.image_planes(density, self.psf(optics, confocal), [self._index(z) for z in zs_um])
         p, n = self.pad, self.field
         out = {z: images[self._index(z)][p: p + n, p: p + n] for z in zs_um}
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -129,9 +136,7 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
     config = loaded.config
     if output_level:
         config.output_level = output_level
-    if config.modality != "widefield":
-        raise SystemExit(f"error: {config.name} is a {config.modality} model; this suite renders wide-field "
-                         "truth only (a confocal truth is not built yet)")
+    confocal = config.modality != "widefield"  # widefield→confocal: the truth is a confocal plane
     render = Renderer(config, split, quick, cache)
     todo = tasks(render.r_um, quick)
     samples = ("beads", "tissue", "volume") if quick else data.SAMPLES
@@ -143,6 +148,7 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
         for o_index, optics in enumerate(optics_list):
             zs = sorted({t[1] for t in todo} | {t[1] + t[2] for t in todo})
             planes = render.planes(sample, s_index, optics, o_index, zs)
+            truths = render.planes(sample, s_index, optics, o_index, zs, confocal=True) if confocal else planes
             scale_ref = float(np.percentile(planes[0.0], 99.9)) or 1.0
             for n_index, (snr, photons) in enumerate(snrs.items()):
                 camera = data.Camera(photons)
@@ -151,9 +157,12 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
                 inputs = {z: camera.record(planes[z], scale, rng) for z in sorted({t[1] for t in todo})}
                 for direction, z_in, dz in todo:
                     image = inputs[z_in]
-                    truth = camera.expected(planes[z_in + dz], scale)
+                    truth = camera.expected(truths[z_in + dz], scale)
                     output = refocus_plane(image, dz, loaded, tta=tta)
                     blur = physics_blur(image, nominal_psf_plane(config, dz))
+                    if confocal:  # different intensity scales: compare in normalised units (SPEC §4.3)
+                        image, output, blur, truth = _normalised(image, output, blur, truth, truths[0.0], camera,
+                                                                 scale)
                     rows.append(score_row(output, truth, image, blur, model=config.name, split=split, sample=sample,
                                           optics=optics.name, snr=snr, direction=direction,
                                           cls=row_class(sample, direction), input_um=z_in, dz_um=dz))
@@ -167,6 +176,15 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
                     if progress:
                         progress(len(rows), total)
     return rows, examples
+
+
+def _normalised(image, output, blur, truth, focus_truth, camera, scale):
+    """The wide-field images on the input's own constants, the confocal truth on its in-focus plane's."""
+    from deepz_fiji.data import estimate_normalization, normalize
+
+    own = estimate_normalization(image)
+    truth_params = estimate_normalization(camera.expected(focus_truth, scale))
+    return (normalize(image, own), normalize(output, own), normalize(blur, own), normalize(truth, truth_params))
 
 
 def plot_examples(examples: list[dict], path: Path, title: str) -> None:

@@ -191,3 +191,28 @@ def test_quick_suite_writes_the_table_csv_and_png(suite_data, make_tiny_model, t
     assert summary == summary_line(rows) and summary in printed
     assert "| class | rows | won | harmless |" in (out / "table.md").read_text()
     assert (out / "examples.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_quick_suite_scores_a_widefield_to_confocal_model_against_a_confocal_truth(suite_data, make_tiny_model,
+                                                                                  tmp_path):
+    pytest.importorskip("tensorflow")
+    model = make_tiny_model("tiny-suite-plus", pixel_um=0.1, na=1.4, wavelength_um=0.52, immersion_index=1.515,
+                            dz_min_um=-2.0, dz_max_um=2.0, modality="widefield->confocal")
+    out = tmp_path / "out"
+    assert _load("generalization").main(["--model", str(model), "--quick", "--out", str(out),
+                                         "--cache", str(tmp_path / "cache")]) == 0
+    rows = read_rows_csv(out / "rows.csv")
+    assert len(rows) == 36 and all(np.isfinite([r.rmse_output, r.rmse_input, r.rmse_blur]).all() for r in rows)
+    assert any(f.name.endswith("-confocal.npz") for f in (tmp_path / "cache").rglob("*.npz"))
+
+
+def test_the_confocal_psf_is_narrower_axially_than_the_widefield_one(suite_data):
+    oil = SimpleNamespace(name="m63", na=1.4, wavelength_um=0.52, pixel_um=0.1, immersion_index=1.515,
+                          dz_min_um=-2.0, dz_max_um=2.0)
+    optics = suite_data.optics_for(oil, quick=True)[0]
+    wide = suite_data.psf_stack(optics, 0.1, 0.1, 31, 33)
+    conf = suite_data.confocal_psf_stack(optics, 0.1, 0.1, 31, 33, 0.488)
+    assert conf[15].sum() == pytest.approx(1.0)
+    # a wide-field plane keeps all its light out of focus; a confocal plane loses most of it
+    assert wide[5].sum() == pytest.approx(1.0) and conf[5].sum() < 0.5
