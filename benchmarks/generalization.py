@@ -216,6 +216,8 @@ def plot_examples(examples: list[dict], path: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="model name or folder (default: the shipped default)")
+    parser.add_argument("--checkpoint", default=None, metavar="RUN",
+                        help="judge the best generator so far of a training run (its --out folder) instead")
     parser.add_argument("--split", choices=sorted(data.SPLITS), default="selection")
     parser.add_argument("--quick", action="store_true", help="a small version for tests (about a minute)")
     parser.add_argument("--tta", action="store_true", help="refocus with test-time augmentation")
@@ -229,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     from tqdm import tqdm
 
+    if args.checkpoint:
+        import tempfile
+
+        from deepz_fiji.train.checkpoint import export_best
+
+        exported = tempfile.TemporaryDirectory(prefix="deepz-best-")
+        args.model = str(export_best(args.checkpoint, Path(exported.name) / "best"))
     started = time.perf_counter()
     with tqdm(desc="rows", disable=None, leave=False) as bar:
         def progress(done: int, total: int) -> None:

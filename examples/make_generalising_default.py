@@ -17,8 +17,9 @@ continues an interrupted run. What it changes against ``examples/make_default_mo
 - sharpening: every input is also paired with its focal plane (``--focus-target``);
 - transfer: training starts from the shipped default (``--init-from``), MAE only.
 
-Judge the model only with ``python benchmarks/generalization.py --model WORK_DIR/model --split
-selection`` (never on the test split until it is chosen). Environment: TISSUE (24), OTHERS (4),
+Judge the model only with ``python benchmarks/generalization.py --checkpoint WORK_DIR/model
+--split selection`` (the best generator so far, while it trains; never the test split until it
+is chosen). Environment: TISSUE (24), OTHERS (4),
 SIZE (256), ITERATIONS (30000), BATCH (8).
 """
 
