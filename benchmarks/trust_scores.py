@@ -6,7 +6,9 @@ Runs the independent suite (``generalization.py``) and computes, for every row, 
 need no truth: ``cycle`` (refocus by Δz, back by −Δz, RMS difference from the input in its own
 normalised units), ``away_from_blur`` (output's RMS distance from the physics blur ÷ the
 input's), ``away_from_input`` (output's distance from the input ÷ the blur's) and ``peak_ratio``
-(99.9th percentile of the output ÷ the blur's). For each it prints the AUC for "not harmless"
+(99.9th percentile of the output ÷ the blur's), and two input statistics: ``foreground`` (the
+fraction of the input above its background threshold: a dense sample) and ``low_frequency``
+(the share of the input's power spectrum below 0.15 cycles/px: a blurred input). For each it prints the AUC for "not harmless"
 (RMSE > 1.05× the better baseline) and the hit rate at the threshold that fires on 10 % of the
 harmless rows. Choose a score and threshold on the selection split only.
 """
@@ -35,7 +37,16 @@ def scores(row, images) -> dict[str, float]:
     x, y, b = images["input"], images["output"], images["blur"]
     params = estimate_normalization(x)
     back = refocus_plane(y, -row.dz_um, images["model"])
-    return {"cycle": _rms(normalize(back, params), normalize(x, params)),
+    from deepz_fiji.data.normalize import background_mask
+
+    xn = normalize(x, params)
+    spectrum = np.abs(np.fft.rfft2(xn - xn.mean())) ** 2
+    fy = np.fft.fftfreq(xn.shape[0])[:, None]
+    fx = np.fft.rfftfreq(xn.shape[1])[None, :]
+    high = np.hypot(fy, fx) > 0.15
+    return {"cycle": _rms(normalize(back, params), xn),
+            "foreground": float(1 - background_mask(x).mean()),
+            "low_frequency": float(1 - spectrum[high].sum() / max(spectrum.sum(), 1e-12)),
             "away_from_blur": _rms(y, b) / max(_rms(x, b), 1e-9),
             "away_from_input": _rms(y, x) / max(_rms(b, x), 1e-9),
             "peak_ratio": float(np.percentile(y, 99.9) / max(np.percentile(b, 99.9), 1e-9))}
@@ -68,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# {rows[0].model}, {args.split} split: {int(harmful.sum())} harmful rows of {len(records)}", "",
              "| score | AUC (harmful vs harmless) | threshold (10 % of harmless rows) | hit rate on harmful |",
              "|---|---:|---:|---:|"]
-    for name in ("cycle", "away_from_blur", "away_from_input", "peak_ratio"):
+    for name in ("cycle", "away_from_blur", "away_from_input", "peak_ratio", "foreground", "low_frequency"):
         auc, threshold, hit = separation(np.array([r[name] for r in records]), harmful)
         lines.append(f"| {name} | {auc:.2f} | {threshold:.3g} | {hit:.2f} |")
     text = "\n".join(lines) + "\n"
