@@ -22,7 +22,7 @@ log = logging.getLogger("deepz_fiji")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered sub-command."""
+    """The full argument parser with every registered sub-command (modules named _* are helpers)."""
     parser = argparse.ArgumentParser(
         prog="deepz",
         description="Deep-Z: virtual 3D refocusing of wide-field fluorescence images.",

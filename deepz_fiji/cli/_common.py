@@ -9,7 +9,7 @@ from pathlib import Path
 
 #: Environment variable naming a file that :class:`ProgressBar` keeps as ``done total`` and a
 #: ``what (units)`` line, for a caller that cannot read the terminal (the ImageJ macros,
-#: see ``fiji.macro_job``).
+#: see ``cli._macro_job``).
 PROGRESS_FILE_ENV = "DEEPZ_PROGRESS_FILE"
 
 

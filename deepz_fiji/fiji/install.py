@@ -5,7 +5,7 @@
   from ``fiji_scripts/macros``, the shared ``deepz_library.ijm`` and a header recording this
   Python (``sys.executable``). They run in any Fiji or ImageJ 1.x started by double-click (no
   Python inside ImageJ), call the ``deepz`` command line through
-  :mod:`deepz_fiji.fiji.macro_job`, and the macro recorder records them.
+  :mod:`deepz_fiji.cli._macro_job`, and the macro recorder records them.
 - Fiji only: ``scripts/Plugins/Deep-Z/*_(Python).py``, the CPython scripts for Python mode
   (a Fiji started by ``deepz fiji gui --fiji`` or PyImageJ), named apart from the macros.
 

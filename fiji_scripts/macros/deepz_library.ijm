@@ -1,7 +1,7 @@
 // ---- Deep-Z macro library: `deepz fiji install` appends it to every Plugins > Deep-Z entry ----
 // The entries need no Python inside ImageJ: each saves the image to a temporary job folder, runs
 // the deepz command line of the Python environment recorded at install time (DEEPZ_PYTHON, in
-// the header) through `python -m deepz_fiji.fiji.macro_job`, shows its progress in the status
+// the header) through `python -m deepz_fiji.cli._macro_job`, shows its progress in the status
 // bar and opens the calibrated result. Keep this file ASCII: ImageJ reads macros as Latin-1.
 
 function deepzMicro() { return fromCharCode(181) + "m"; }
@@ -123,7 +123,7 @@ function deepzRead(path) {
 // Starts `deepz ARGS` for job `dir` and waits for it, showing its progress; returns its exit code.
 function deepzWait(dir, args, what) {
   File.saveString(String.join(args, "\n") + "\n", dir + "args.txt");
-  out = exec(DEEPZ_PYTHON, "-m", "deepz_fiji.fiji.macro_job", "start", dir);
+  out = exec(DEEPZ_PYTHON, "-m", "deepz_fiji.cli._macro_job", "start", dir);
   if (!startsWith(out, "started"))
     deepzFail(dir, "cannot run deepz with " + DEEPZ_PYTHON + " (" + String.trim(out) + "); run `deepz fiji install` again from the Python environment that has deepz-fiji");
   showStatus("Deep-Z " + what + ": starting (loading the model)...");
@@ -139,8 +139,8 @@ function deepzWait(dir, args, what) {
       }
     }
     beat = deepzRead(dir + "running.txt");
-    last = started + 60000;  // Python and TensorFlow may take a while to start
-    if (beat != "") last = maxOf(last, parseFloat(beat) * 1000 + 30000);
+    last = started + 180000;  // Python and TensorFlow may take a while to start on a busy machine
+    if (beat != "") last = maxOf(last, parseFloat(beat) * 1000 + 120000);  // a heartbeat every second
     if (getTime() > last && !File.exists(dir + "status.txt"))
       deepzFail(dir, "the deepz process stopped without a result (it crashed or was killed, e.g. out of memory); run `deepz " + String.join(args, " ") + "` in a terminal to see why");
     wait(200);
@@ -174,7 +174,7 @@ function deepzOpenResult(dir, title, what) {
 
 function deepzClean(dir) {
   if (dir == "" || !File.isDirectory(dir)) return;
-  exec(DEEPZ_PYTHON, "-m", "deepz_fiji.fiji.macro_job", "clean", dir);
+  exec(DEEPZ_PYTHON, "-m", "deepz_fiji.cli._macro_job", "clean", dir);
   if (File.isDirectory(dir)) {  // Python did not run: remove what the macro wrote itself
     files = getFileList(dir);
     for (i = 0; i < files.length; i++) File.delete(dir + files[i]);

@@ -48,7 +48,7 @@ def _java_cmd(ij: dict) -> list[str]:
     return [ij["java"], f"-Dplugins.dir={ij['plugins']}", f"-Djava.io.tmpdir={ij['tmp']}", "-jar", str(IJ_JAR)]
 
 
-def run_batch(ij: dict, macro: str, tmp_path: Path, timeout: float = 300) -> str:
+def run_batch(ij: dict, macro: str, tmp_path: Path, timeout: float = 900) -> str:
     """Run ``macro`` in ``ij.jar -batch`` under Xvfb; returns stdout and stderr together."""
     path = tmp_path / "test.ijm"
     path.write_text(macro, encoding="ascii")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from deepz_fiji.fiji import macro_job
+from deepz_fiji.cli import _macro_job as macro_job
 
 
 @pytest.mark.parametrize("stderr, line", [

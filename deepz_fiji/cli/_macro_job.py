@@ -3,7 +3,7 @@
 An ImageJ macro can start a program only with ``exec()``, which returns when the program
 ends, so the Deep-Z macros (``fiji_scripts/macros``) run::
 
-    PYTHON -m deepz_fiji.fiji.macro_job start JOB_DIR
+    PYTHON -m deepz_fiji.cli._macro_job start JOB_DIR
 
 ``start`` reads the ``deepz`` arguments from ``JOB_DIR/args.txt`` (UTF-8, one per line),
 starts ``run`` on them as a detached process, prints ``started PID`` and returns at once.
@@ -43,7 +43,7 @@ from deepz_fiji.cli._common import PROGRESS_FILE_ENV
 #: (``$DEEPZ_JOB_ABANDONED_S`` overrides it).
 ABANDONED_S = 20.0
 ABANDONED_ENV = "DEEPZ_JOB_ABANDONED_S"
-MODULE = "deepz_fiji.fiji.macro_job"
+MODULE = "deepz_fiji.cli._macro_job"
 ARGS, ALIVE, RUNNING, PROGRESS, STATUS, MESSAGE, TITLE, WARNINGS, STDOUT, STDERR = (
     "args.txt", "alive.txt", "running.txt", "progress.txt", "status.txt", "message.txt", "title.txt",
     "warnings.txt", "stdout.txt", "stderr.txt")
