@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deepz_fiji.activity.outputs import frame_times, neuron_positions_um
+from deepz_fiji.activity.result import ActivityResult, frame_times, neuron_positions_um
 from deepz_fiji.plots import decorate, new_figure, save_png
-
-if TYPE_CHECKING:
-    from deepz_fiji.activity.pipeline import ActivityResult
 
 
 def _cluster_colour(k: int) -> str:

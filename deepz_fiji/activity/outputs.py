@@ -13,31 +13,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from deepz_fiji import __version__
+from deepz_fiji.activity.result import ActivityResult, frame_times, neuron_positions_um
 from deepz_fiji.io import write_csv, write_image, write_json
 
-if TYPE_CHECKING:
-    from deepz_fiji.activity.pipeline import ActivityResult
-
 log = logging.getLogger(__name__)
-
-
-def neuron_positions_um(result: ActivityResult) -> np.ndarray:
-    """(N, 3) centroid (x, y, z) in µm; z is the Δz from the input's focal plane."""
-    c = result.segmentation.centroids()
-    if len(c) == 0:
-        return np.zeros((0, 3))
-    step = result.z_um[1] - result.z_um[0] if len(result.z_um) > 1 else 1.0
-    return np.stack([c[:, 2] * result.pixel_um, c[:, 1] * result.pixel_um, result.z_um[0] + c[:, 0] * step], 1)
-
-
-def frame_times(result: ActivityResult) -> np.ndarray | None:
-    n_t = result.traces.shape[1]
-    return None if result.frame_interval_s is None else np.arange(n_t) * result.frame_interval_s
 
 
 def _neuron_rows(result: ActivityResult) -> list[dict]:

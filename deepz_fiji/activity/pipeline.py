@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from deepz_fiji.activity.cluster import (
 )
 from deepz_fiji.activity.outputs import summary, write_outputs
 from deepz_fiji.activity.register import Registration, apply_transforms, register_frames
-from deepz_fiji.activity.segment import Segmentation, median_projection, segment_neurons
+from deepz_fiji.activity.result import ActivityResult
+from deepz_fiji.activity.segment import median_projection, segment_neurons
 from deepz_fiji.activity.stacks import (
     StackFn,
     checked_stack,
@@ -37,7 +38,7 @@ from deepz_fiji.activity.stacks import (
     refocus_stack_fn,
     z_positions,
 )
-from deepz_fiji.activity.traces import DeltaF, delta_f, extract_traces, select_active
+from deepz_fiji.activity.traces import delta_f, extract_traces, select_active
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.trust import check_calibration
 
@@ -67,33 +68,6 @@ class ActivityOptions:
     max_k: int = 10
     min_k: int = 1  # 2 = never settle for a single cluster
     seed: int = 0
-
-
-@dataclass
-class ActivityResult:
-    """Everything :func:`track_activity` computed, plus the files it wrote."""
-
-    z_um: np.ndarray
-    pixel_um: float
-    frame_interval_s: float | None
-    registration: Registration | None
-    nuclei_median: np.ndarray
-    segmentation: Segmentation
-    traces: np.ndarray  # F (N, T)
-    delta: DeltaF
-    active: np.ndarray  # (N,) bool
-    active_threshold: float
-    similarity: np.ndarray  # (A, A) over the active neurons
-    clustering: Clustering  # over the active neurons
-    run_info: dict[str, Any] = field(default_factory=dict)  # frames, channels, options, timing
-    files: dict[str, Path] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)  # what summary.json holds
-
-    def cluster_of_neuron(self) -> np.ndarray:
-        """Cluster per neuron (N,), −1 for neurons not selected as active."""
-        out = np.full(len(self.active), -1, np.int64)
-        out[self.active] = self.clustering.labels
-        return out
 
 
 #: ``stack_many(frames) -> iterator of (index, stack)``: many frames refocused at once, in any order.
