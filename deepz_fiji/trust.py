@@ -44,6 +44,13 @@ def calibration_problems(config: Any, pixel_um: float | None, *, na: float | Non
     return problems
 
 
+def calibration_note(config: Any, pixel_um: float | None, *, na: float | None = None,
+                     wavelength_um: float | None = None) -> str:
+    """What an output's metadata says of its calibration: the problems, or that it matches."""
+    problems = calibration_problems(config, pixel_um, na=na, wavelength_um=wavelength_um)
+    return " | ".join(problems) if problems else "matches the model's (pixel size, and the optics where given)"
+
+
 def check_calibration(config: Any, pixel_um: float | None, *, na: float | None = None,
                       wavelength_um: float | None = None) -> list[str]:
     """Warn (:class:`CalibrationWarning`) once per problem of :func:`calibration_problems`; returns them."""

@@ -71,3 +71,27 @@ def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
     assert auc == pytest.approx(2 / 3)  # 0.05 ranks below every harmless value
     assert threshold == pytest.approx(np.quantile(values[:10], 0.9))
     assert hit == pytest.approx(2 / 3)
+
+
+def test_outputs_and_the_batch_summary_record_the_calibration(run_cli, tmp_path, make_tiny_model):
+    pytest.importorskip("tensorflow")
+    import csv
+
+    import tifffile
+
+    model = make_tiny_model("tiny-trust", pixel_um=0.5, na=0.75, wavelength_um=0.584)
+    rng = np.random.default_rng(1)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "off.tif", (rng.random((32, 32)) * 1000).astype(np.uint16), "YX", pixel_um=0.2)
+    write_image(tmp_path / "in" / "ok.tif", (rng.random((32, 32)) * 1000).astype(np.uint16), "YX", pixel_um=0.5)
+    proc = run_cli("refocus", "in/off.tif", "--dz", "1", "-o", "out.tif", "--model", model, "--na", "1.3",
+                   "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    note = tifffile.TiffFile(tmp_path / "out.tif").imagej_metadata["Properties"]["deepz_calibration"]
+    assert "pixel size 0.2 µm differs" in note and "NA 1.3 differs" in note
+    proc = run_cli("batch", "in", "out", "--dz", "1", "--model", model, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "out" / "deepz_batch.csv", newline="", encoding="utf-8") as fh:
+        rows = {r["input"]: r for r in csv.DictReader(fh)}
+    assert "pixel size 0.2 µm differs" in rows["off.tif"]["calibration"]
+    assert rows["ok.tif"]["calibration"].startswith("matches the model's")

@@ -110,7 +110,8 @@ def plan_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, reader: st
 def refocus_file(source: Path, target: Path, request: BatchRequest, model: Any,
                  read: Callable[[Path], Image] = read_image, overwrite: bool = False) -> dict[str, Any]:
     """Refocus one file into ``target`` (atomically); its summary row. Never raises for a bad file."""
-    row: dict[str, Any] = {"input": source.name, "output": target.name, "status": "", "seconds": "", "error": ""}
+    row: dict[str, Any] = {"input": source.name, "output": target.name, "status": "", "seconds": "", "error": "",
+                           "calibration": ""}
     start = time.perf_counter()
     if target.exists() and not overwrite:
         row["status"] = "skipped"
@@ -119,6 +120,7 @@ def refocus_file(source: Path, target: Path, request: BatchRequest, model: Any,
             result = request.run(read(source), model)
             _save(target, result, source)
             row["status"] = "done"
+            row["calibration"] = result.metadata.get("deepz_calibration", "")
         except DeepZError as exc:
             row.update(status="failed", error=str(exc))
             log.warning("%s failed: %s", source.name, exc)

@@ -80,12 +80,16 @@ def _kw(allow_extrapolation: bool, progress: Progress | None, tta: bool) -> dict
     return {"allow_extrapolation": bool(allow_extrapolation), "progress": progress, "tta": bool(tta)}
 
 
-def _meta(model: Any, tta: bool, **extra: Any) -> dict[str, str]:
+def _meta(model: Any, tta: bool, calibration: Calibration, **extra: Any) -> dict[str, str]:
+    from deepz_fiji.trust import calibration_note
+
     if tta:
         from deepz_fiji.refocus.symmetry import TTA_LABEL
 
         extra["deepz_tta"] = TTA_LABEL
-    return {"deepz_model": str(model.config.name), **{k: str(v) for k, v in extra.items()}}
+    return {"deepz_model": str(model.config.name),
+            "deepz_calibration": calibration_note(model.config, calibration.pixel_um),
+            **{k: str(v) for k, v in extra.items()}}
 
 
 def _plane(image: np.ndarray) -> np.ndarray:
@@ -108,7 +112,7 @@ def plane_job(image: np.ndarray, calibration: Calibration, dz_um: float, model: 
     plane = _plane(image)
     model, cal = _prepare(plane, calibration, model)
     out = _refocus_api().refocus_plane(plane, dz, model, **_kw(allow_extrapolation, progress, tta))
-    return RefocusResult(out, "YX", _planar(cal), dz_label(dz), metadata=_meta(model, tta, deepz_dz_um=f"{dz:g}"))
+    return RefocusResult(out, "YX", _planar(cal), dz_label(dz), metadata=_meta(model, tta, cal, deepz_dz_um=f"{dz:g}"))
 
 
 def stack_job(image: np.ndarray, calibration: Calibration, start_um: float, stop_um: float, step_um: float,
@@ -123,7 +127,7 @@ def stack_job(image: np.ndarray, calibration: Calibration, start_um: float, stop
                             **_kw(allow_extrapolation, progress, tta))
     cal = dataclasses.replace(_planar(cal), z_step_um=float(step_um))
     title = range_title(positions)
-    meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
+    meta = _meta(model, tta, cal, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "ZYX", cal, title, [dz_label(z) for z in positions], meta)
 
 
@@ -155,7 +159,7 @@ def surface_job(image: np.ndarray, calibration: Calibration, surface: str = "til
     dpm = shape.dpm(plane.shape, cal.pixel_um)
     out = _refocus_api().refocus_surface(plane, dpm, model, **_kw(allow_extrapolation, progress, tta))
     description = surface_title(shape)
-    meta = _meta(model, tta, deepz_surface=shape.describe(), deepz_dz_range_um=f"{float(dpm.min()):g},{float(dpm.max()):g}")
+    meta = _meta(model, tta, cal, deepz_surface=shape.describe(), deepz_dz_range_um=f"{float(dpm.min()):g},{float(dpm.max()):g}")
     return RefocusResult(out, "YX", _planar(cal), description, metadata=meta)
 
 
@@ -177,12 +181,12 @@ def frames_job(frames: np.ndarray, calibration: Calibration, *, dz_um: float | N
     if dz_um is not None:
         out = api.refocus_frames(frames, float(dz_um), model, **kw)
         cal = dataclasses.replace(calibration, z_step_um=None)
-        return RefocusResult(out, "TYX", cal, dz_label(dz_um), metadata=_meta(model, tta, deepz_dz_um=f"{float(dz_um):g}"))
+        return RefocusResult(out, "TYX", cal, dz_label(dz_um), metadata=_meta(model, tta, cal, deepz_dz_um=f"{float(dz_um):g}"))
     start, stop, step = (float(v) for v in stack)
     positions = [float(z) for z in api.stack_positions(start, stop, step)]
     out = api.virtual_stack(frames, start, stop, step, model, **kw)  # (T, Z, Y, X)
     cal = dataclasses.replace(calibration, z_step_um=step)
     labels = [dz_label(z) for _ in range(frames.shape[0]) for z in positions]
     title = range_title(positions)
-    meta = _meta(model, tta, deepz_dz_um=",".join(f"{z:g}" for z in positions))
+    meta = _meta(model, tta, cal, deepz_dz_um=",".join(f"{z:g}" for z in positions))
     return RefocusResult(out, "TZYX", cal, title, labels, meta)

@@ -22,7 +22,7 @@ from deepz_fiji.io import Image, read_image, write_image
 from deepz_fiji.refocus.api import Progress, refocus, resolve_model, virtual_stack
 from deepz_fiji.refocus.inputs import as_image, z_planes
 from deepz_fiji.refocus.symmetry import TTA_LABEL
-from deepz_fiji.trust import check_calibration
+from deepz_fiji.trust import calibration_note, check_calibration
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ def _optics(kw: dict[str, Any]) -> dict[str, float | None]:
     return {"na": kw.pop("na", None), "wavelength_um": kw.pop("wavelength_um", None)}
 
 
-def _metadata(model, image: Image, description: str, options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _metadata(model, image: Image, description: str, options: dict[str, Any], pixel_um: float,
+              optics: dict[str, float | None], **extra: Any) -> dict[str, Any]:
     """The output TIFF's provenance: model, source, and the refocusing options that change pixels."""
     if options.get("tta"):
         extra["deepz_tta"] = TTA_LABEL
@@ -141,6 +142,7 @@ def _metadata(model, image: Image, description: str, options: dict[str, Any], **
         "deepz_trained_range_um": f"{model.config.dz_min_um:g} ... {model.config.dz_max_um:g}",
         "deepz_source": str(image.path or ""),
         "deepz_version": __version__,
+        "deepz_calibration": calibration_note(model.config, pixel_um, **optics),
         **extra,
     }
 
@@ -154,11 +156,12 @@ def _write(output: Path, data: np.ndarray, axes: str, image: Image, pixel_um: fl
 def refocus_file(input_path: PathLike, output: PathLike, dz_um: float, model=None, *,
                  pixel_um: float | None = None, progress: Progress | None = None, **kw: Any) -> Path:
     """Refocus every plane of ``input_path`` by ``dz_um`` µm and write ``output``."""
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
+    optics = _optics(kw)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, optics)
     data = refocus(image.data, float(dz_um), model, progress=progress, **kw)
     desc = f"Deep-Z refocus by dz = {float(dz_um):+g} um with model {model.config.name}"
     return _write(output, data, image.axes, image, pixel, image.z_step_um,
-                  _metadata(model, image, desc, kw, deepz_dz_um=float(dz_um)))
+                  _metadata(model, image, desc, kw, pixel, optics, deepz_dz_um=float(dz_um)))
 
 
 def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, stop_um: float,
@@ -166,7 +169,8 @@ def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, 
                        progress: Progress | None = None, **kw: Any) -> Path:
     """Write a calibrated virtual z-stack (ZYX; TZCYX for frames) of ``input_path``."""
     zs = z_planes(start_um, stop_um, step_um)  # check the range before reading anything big
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
+    optics = _optics(kw)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, optics)
     if "Z" in image.axes:
         raise DeepZError(
             f"{Path(input_path).name} already has a Z axis ({image.axes}); a virtual stack starts "
@@ -176,7 +180,7 @@ def virtual_stack_file(input_path: PathLike, output: PathLike, start_um: float, 
     data = virtual_stack(image.data, start_um, stop_um, step_um, model, progress=progress, **kw)
     desc = (f"Deep-Z virtual stack dz = {zs[0]:+g} ... {zs[-1]:+g} um, step {float(step_um):g} um, "
             f"{len(zs)} planes, model {model.config.name}")
-    meta = _metadata(model, image, desc, kw, deepz_start_um=float(zs[0]), deepz_stop_um=float(zs[-1]),
+    meta = _metadata(model, image, desc, kw, pixel, optics, deepz_start_um=float(zs[0]), deepz_stop_um=float(zs[-1]),
                      deepz_step_um=float(step_um), deepz_planes=len(zs))
     return _write(output, data, image.axes[:-2] + "ZYX", image, pixel, float(step_um), meta)
 
@@ -188,12 +192,13 @@ def refocus_surface_file(input_path: PathLike, output: PathLike, surface: Surfac
     surface.kind()  # refuse an ambiguous surface before reading anything
     if dpm_output is not None:
         check_output(dpm_output)
-    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, _optics(kw))
+    optics = _optics(kw)
+    output, image, model, pixel = _prepare(input_path, output, model, pixel_um, optics)
     dpm = surface.dpm(image.data.shape[-2:], pixel)
     data = refocus(image.data, dpm, model, progress=progress, **kw)
     desc = (f"Deep-Z refocus onto a {surface.describe()} (dz {dpm.min():+.3g} ... {dpm.max():+.3g} um) "
             f"with model {model.config.name}")
-    meta = _metadata(model, image, desc, kw, deepz_dpm_min_um=float(dpm.min()), deepz_dpm_max_um=float(dpm.max()))
+    meta = _metadata(model, image, desc, kw, pixel, optics, deepz_dpm_min_um=float(dpm.min()), deepz_dpm_max_um=float(dpm.max()))
     path = _write(output, data, image.axes, image, pixel, image.z_step_um, meta)
     if dpm_output is not None:
         write_image(dpm_output, dpm, "YX", pixel_um=pixel, metadata={"deepz_description": f"DPM (um): {desc}"})
