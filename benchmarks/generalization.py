@@ -74,7 +74,7 @@ class Renderer:
 
     def __init__(self, config, split: str, quick: bool, cache: Path):
         self.config, self.split, self.quick = config, split, quick
-        self.r_um = data._range(config)
+        self.r_um = data.range_um(config)
         self.zs = self.r_um / 20.0
         self.field = 48 if quick else 128
         self.pad = 16 if quick else 32
@@ -105,7 +105,7 @@ class Renderer:
                                                      self.n_z, split["volume"])
         return self._objects[sample]
 
-    def planes(self, sample: str, s_index: int, optics: data.TestOptics, o_index: int,
+    def planes(self, sample: str, s_index: int, optics: data.TestOptics,
                zs_um: list[float], confocal: bool = False) -> dict[float, np.ndarray]:
         """Noiseless planes (signal units) at ``zs_um``, cropped to the field, cached on disk
         (``confocal``: seen by a point-scanning confocal of the same optics)."""
@@ -147,8 +147,8 @@ def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progres
     for s_index, sample in enumerate(samples):
         for o_index, optics in enumerate(optics_list):
             zs = sorted({t[1] for t in todo} | {t[1] + t[2] for t in todo})
-            planes = render.planes(sample, s_index, optics, o_index, zs)
-            truths = render.planes(sample, s_index, optics, o_index, zs, confocal=True) if confocal else planes
+            planes = render.planes(sample, s_index, optics, zs)
+            truths = render.planes(sample, s_index, optics, zs, confocal=True) if confocal else planes
             scale_ref = float(np.percentile(planes[0.0], 99.9)) or 1.0
             for n_index, (snr, photons) in enumerate(snrs.items()):
                 camera = data.Camera(photons)

@@ -8,8 +8,8 @@ selection split, sdeconv's pollen for the test split). The packages install with
 ``pip install --no-deps flowdec sdeconv MicroscPSF-Py pyotf dphtools`` (``scripts/setup.sh``
 does it).
 
-Units: laterally, objects live on the model's pixel grid; axially on a grid of ``zs`` µm
-(half a step of the model's Δz range ÷ 20, 0.5 µm for a ±10 µm model), so a sample made for a
+Units: laterally, objects live on the model's pixel grid; axially on a grid of R/20 µm (R: the
+model's Δz range; 0.5 µm for a ±10 µm model), so a sample made for a
 ±2 µm model is the same object squeezed axially. Sample thicknesses below are in µm of a
 ±10 µm model.
 """
@@ -59,7 +59,7 @@ def optics_for(config, quick: bool = False) -> list[TestOptics]:
     oil = na >= 1.0
     ni = float(config.immersion_index or (1.515 if oil else 1.0))
     ns = 1.45 if oil else 1.33
-    scale = _range(config) / 10.0
+    scale = range_um(config) / 10.0
     own = [
         TestOptics("gl-deep", "gibson-lanni", na, wl, ni, ns, depth_um=25.0 * scale),
         # the sign of an index mismatch's spherical aberration (focus deeper than nominal: dimmer on axis)
@@ -71,7 +71,8 @@ def optics_for(config, quick: bool = False) -> list[TestOptics]:
     return [own[0], own[1]] if quick else [*own, foreign]
 
 
-def _range(config) -> float:
+def range_um(config) -> float:
+    """R: the smaller side of a model's trained Δz range (µm)."""
     return min(abs(float(config.dz_min_um)), abs(float(config.dz_max_um)))
 
 
@@ -295,7 +296,3 @@ class Camera:
     def record(self, signal_: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
         counts = rng.poisson(np.clip(scale * signal_ + self.background, 0, None)).astype(np.float32)
         return counts + self.offset + rng.normal(0, self.read_noise, signal_.shape).astype(np.float32)
-
-
-def replace(optics: TestOptics, **kw) -> TestOptics:
-    return dataclasses.replace(optics, **kw)

@@ -26,12 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generalization  # noqa: E402
 
 
-def _rms(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(a, np.float64) - b) ** 2)))
-
-
 def scores(row, images) -> dict[str, float]:
     from deepz_fiji.data import estimate_normalization, normalize
+    from deepz_fiji.metrics import rmse
     from deepz_fiji.refocus import refocus_plane
 
     x, y, b = images["input"], images["output"], images["blur"]
@@ -44,11 +41,11 @@ def scores(row, images) -> dict[str, float]:
     fy = np.fft.fftfreq(xn.shape[0])[:, None]
     fx = np.fft.rfftfreq(xn.shape[1])[None, :]
     high = np.hypot(fy, fx) > 0.15
-    return {"cycle": _rms(normalize(back, params), xn),
+    return {"cycle": rmse(normalize(back, params), xn),
             "foreground": float(1 - background_mask(x).mean()),
             "low_frequency": float(1 - spectrum[high].sum() / max(spectrum.sum(), 1e-12)),
-            "away_from_blur": _rms(y, b) / max(_rms(x, b), 1e-9),
-            "away_from_input": _rms(y, x) / max(_rms(b, x), 1e-9),
+            "away_from_blur": rmse(y, b) / max(rmse(x, b), 1e-9),
+            "away_from_input": rmse(y, x) / max(rmse(b, x), 1e-9),
             "peak_ratio": float(np.percentile(y, 99.9) / max(np.percentile(b, 99.9), 1e-9))}
 
 

@@ -52,11 +52,11 @@ def _worker_model(model: str | None, tf_threads: int) -> Any:
     return load_batch_model(model)
 
 
-def _task(source: str, target: str, request: BatchRequest, model: str | None, tf_threads: int,
-          overwrite: bool) -> dict[str, Any]:
+def _task(source: str, target: str, request: BatchRequest, model: str | None,
+          per_host: tuple[tuple[str, int], ...], overwrite: bool) -> dict[str, Any]:
     """One image on a worker: the summary row of :func:`refocus_file` (with the worker's address)."""
     try:
-        loaded = _worker_model(model, tf_threads)
+        loaded = _worker_model(model, _tf_threads(per_host))
     except DeepZError as exc:
         return {"input": Path(source).name, "output": Path(target).name, "status": "failed", "seconds": "",
                 "error": str(exc)}
@@ -104,16 +104,29 @@ def _announce(client: Any) -> None:
           + (f", dashboard {link}" if link else ""))
 
 
-def tf_threads_per_worker(client: Any) -> int:
-    """Cores ÷ workers, on the busiest host of the cluster (at least 1)."""
-    info = client.scheduler_info().get("workers", {})
-    per_host: dict[str, list[int]] = {}
-    for worker in info.values():
-        per_host.setdefault(worker.get("host", "?"), []).append(int(worker.get("nthreads", 1)))
-    if not per_host:
-        return 1
-    cores = os.cpu_count() or 1
-    return max(1, min(cores // sum(threads) for threads in per_host.values()))
+def workers_per_host(client: Any) -> tuple[tuple[str, int], ...]:
+    """(host, worker threads on it) for every host of the cluster, for :func:`_tf_threads`."""
+    per_host: dict[str, int] = {}
+    for worker in client.scheduler_info().get("workers", {}).values():
+        host = worker.get("host", "?")
+        per_host[host] = per_host.get(host, 0) + int(worker.get("nthreads", 1))
+    return tuple(sorted(per_host.items()))
+
+
+def _tf_threads(per_host: tuple[tuple[str, int], ...]) -> int:
+    """On a worker: its host's cores ÷ the worker threads sharing them (at least 1)."""
+    from distributed import get_worker
+    from distributed.comm import get_address_host
+
+    sharing = dict(per_host).get(get_address_host(get_worker().address), 1)
+    return max(1, (os.cpu_count() or 1) // max(sharing, 1))
+
+
+def _model_argument(model: str | os.PathLike | None) -> str | None:
+    """A model name, or a folder as an absolute path (workers may start in another directory)."""
+    if model is None:
+        return None
+    return str(Path(model).resolve()) if Path(model).exists() else str(model)
 
 
 def dask_batch_refocus(
@@ -133,21 +146,25 @@ def dask_batch_refocus(
     distributed = require_distributed()
     out_dir = Path(out_dir).resolve()
     files = plan_batch(in_dir, out_dir)
-    model_arg = None if model is None else str(model)
-    if model_arg is not None and Path(model_arg).exists():
-        model_arg = str(Path(model_arg).resolve())  # workers may start elsewhere
-    if overwrite or any(not output_path(out_dir, f).exists() for f in files):
+    model_arg = _model_argument(model)
+    rows: list[dict[str, Any] | None] = [None] * len(files)
+    # what to skip is decided here, once: a task re-run after its worker died mid-write then
+    # redoes its image (atomically) instead of calling that image "skipped"
+    todo = [i for i, f in enumerate(files) if overwrite or not output_path(out_dir, f).exists()]
+    for index in set(range(len(files))) - set(todo):
+        rows[index] = refocus_file(files[index], output_path(out_dir, files[index]), request, None)
+    if todo:
         from deepz_fiji.fiji.batch import load_batch_model
 
         load_batch_model(model_arg)  # a bad model stops the batch here, not once per image
-    threads = tf_threads_per_worker(client)
-    futures = {}
-    for index, source in enumerate(files):
-        future = client.submit(_task, str(source.resolve()), str(output_path(out_dir, source)), request, model_arg,
-                               threads, overwrite, pure=False, retries=1, key=f"deepz-batch-{index}-{source.name}")
-        futures[future] = index
-    rows: list[dict[str, Any] | None] = [None] * len(files)
-    for done, future in enumerate(distributed.as_completed(futures), start=1):
+    per_host = workers_per_host(client)
+    futures = {client.submit(_task, str(files[i].resolve()), str(output_path(out_dir, files[i])), request, model_arg,
+                             per_host, True, pure=False, retries=1, key=f"deepz-batch-{i}-{files[i].name}"): i
+               for i in todo}
+    skipped = len(files) - len(todo)
+    if progress is not None and skipped:
+        progress(skipped, len(files))
+    for done, future in enumerate(distributed.as_completed(futures), start=skipped + 1):
         index = futures[future]
         source = files[index]
         try:
@@ -162,14 +179,15 @@ def dask_batch_refocus(
     return final
 
 
-def _video_task(frames: Any, axes: str, dz_um: float | None, model: str | None, tf_threads: int,
+def _video_task(frames: Any, axes: str, dz_um: float | None, model: str | None,
+                per_host: tuple[tuple[str, int], ...],
                 range_um: tuple[float, float], step_um: float, renormalize: bool, focus_channel: int,
                 method: str, refocus_kw: dict) -> tuple[Any, Any]:
     """One chunk of frames on a worker: (Δz per frame, refocused frames)."""
     from deepz_fiji.activity.drift import refocus_video_frames
     from deepz_fiji.activity.stacks import refocus_stack_fn
 
-    stack_fn = refocus_stack_fn(_worker_model(model, tf_threads), *range_um, step_um, renormalize=renormalize,
+    stack_fn = refocus_stack_fn(_worker_model(model, _tf_threads(per_host)), *range_um, step_um, renormalize=renormalize,
                                 **refocus_kw)
     return refocus_video_frames(frames, axes, stack_fn, dz_um=dz_um, focus_channel=focus_channel, method=method,
                                 **refocus_kw)
@@ -211,13 +229,11 @@ def dask_refocus_video(
     if chunk < 1:
         raise DeepZError(f"--chunk must be at least 1 frame, got {chunk}")
     image, data, axes = read_video(input_path)
-    model_arg = None if model is None else str(model)
-    if model_arg is not None and Path(model_arg).exists():
-        model_arg = str(Path(model_arg).resolve())
+    model_arg = _model_argument(model)
     loaded = refocus_stack_fn(model_arg, *range_um, step_um, **refocus_kw).model  # checks model and range here
-    threads = tf_threads_per_worker(client)
+    per_host = workers_per_host(client)
     starts = list(range(0, data.shape[0], chunk))
-    futures = {client.submit(_video_task, data[s: s + chunk], axes, None if track else dz_um, model_arg, threads,
+    futures = {client.submit(_video_task, data[s: s + chunk], axes, None if track else dz_um, model_arg, per_host,
                              tuple(range_um), step_um, renormalize, focus_channel, method, refocus_kw, pure=False,
                              retries=1, key=f"deepz-video-{s}"): i for i, s in enumerate(starts)}
     parts: list[Any] = [None] * len(starts)
@@ -231,12 +247,13 @@ def dask_refocus_video(
     return dz
 
 
-def _stacks_task(frames: list[Any], model: str | None, tf_threads: int, z_range: tuple[float, float, float],
+def _stacks_task(frames: list[Any], model: str | None, per_host: tuple[tuple[str, int], ...],
+                 z_range: tuple[float, float, float],
                  refocus_kw: dict) -> list[Any]:
     """Virtual stacks of a chunk of frames on a worker."""
     from deepz_fiji.activity.stacks import refocus_stack_fn
 
-    stack_fn = refocus_stack_fn(_worker_model(model, tf_threads), *z_range, **refocus_kw)
+    stack_fn = refocus_stack_fn(_worker_model(model, _tf_threads(per_host)), *z_range, **refocus_kw)
     return [stack_fn(frame) for frame in frames]
 
 
@@ -244,13 +261,11 @@ def cluster_stack_many(client: Any, model: str | os.PathLike | None, z_range: tu
                        chunk: int = 8, **refocus_kw: Any) -> Callable[[list[Any]], Iterator[tuple[int, Any]]]:
     """A ``stack_many`` for :func:`deepz_fiji.activity.track_activity`: chunks of frames as Dask tasks."""
     distributed = require_distributed()
-    model_arg = None if model is None else str(model)
-    if model_arg is not None and Path(model_arg).exists():
-        model_arg = str(Path(model_arg).resolve())
+    model_arg = _model_argument(model)
 
     def stack_many(frames: list[Any]) -> Iterator[tuple[int, Any]]:
-        threads = tf_threads_per_worker(client)
-        futures = {client.submit(_stacks_task, frames[s: s + chunk], model_arg, threads, tuple(z_range), refocus_kw,
+        per_host = workers_per_host(client)
+        futures = {client.submit(_stacks_task, frames[s: s + chunk], model_arg, per_host, tuple(z_range), refocus_kw,
                                  pure=False, retries=1, key=f"deepz-stacks-{s}"): s
                    for s in range(0, len(frames), chunk)}
         for future in distributed.as_completed(futures):

@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from deepz_fiji.evaluate.rows import CLASSES, Row
 from deepz_fiji.io import atomic_path
 
@@ -43,8 +45,6 @@ def summary_line(rows: Sequence[Row]) -> str:
 
 def markdown_table(rows: Sequence[Row], *, group: Sequence[str] = ("sample", "optics", "snr", "direction")) -> str:
     """Counts per class, then one line per group of rows (median ratio, won and harmless counts)."""
-    import numpy as np
-
     s = summarize(rows)
     lines = ["| class | rows | won | harmless |", "|---|---:|---:|---:|"]
     lines += [f"| {cls} | {s[cls]['rows']} | {s[cls]['won']} | {s[cls]['harmless']} |" for cls in (*CLASSES, "all")]

@@ -226,19 +226,19 @@ class _FrameNorm:
         self.floor = np.float32(min(float(np.min(frame)), 0.0))
         self.mask = background_mask(frame) if level == "background" else None
         if self.mask is not None and self.mask.sum() < 0.05 * self.mask.size:
-            self.mask = None  # too little background to measure it reliably
-        normalized = normalize(frame, params)
-        if level == "flux":
-            self.mask = np.ones(frame.shape, bool)
-            self.level = float(np.mean(normalized, dtype=np.float64))
-        elif self.mask is not None:
-            self.level = float(np.median(normalized[self.mask]))
-        self.flux = level == "flux"
+            level, self.mask = "none", None  # too little background to measure it reliably
+        self.mode = level
+        self.level = self._level(normalize(frame, params))
+
+    def _level(self, plane: np.ndarray) -> float:
+        """The quantity the mode keeps: the mean (flux) or the background median."""
+        if self.mode == "flux":
+            return float(np.mean(plane, dtype=np.float64))
+        return float(np.median(plane[self.mask])) if self.mode == "background" else 0.0
 
     def restore(self, plane: np.ndarray) -> np.ndarray:
-        if self.mask is not None:
-            now = np.mean(plane, dtype=np.float64) if self.flux else np.median(plane[self.mask])
-            plane = plane + np.float32(self.level - float(now))
+        if self.mode != "none":
+            plane = plane + np.float32(self.level - self._level(plane))
         out = denormalize(plane, self.params)
         return np.maximum(out, self.floor, out=out)
 
