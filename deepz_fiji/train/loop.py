@@ -166,6 +166,7 @@ def train(
 
     if start == 0:
         validate(0, "start", {})
+    last_validation = elapsed()
     sums: dict[str, list[float]] = {}
     for iteration in range(start + 1, total + 1):
         phase = "warmup" if iteration <= options.warmup else "gan"
@@ -176,14 +177,20 @@ def train(
                 _add(sums, steps.discriminator_step(*next(batches)))
             for _ in range(options.g_steps):
                 _add(sums, steps.generator_step(*next(batches)))
-        if iteration % options.val_every == 0 or iteration == total:
+        out_of_time = options.max_seconds is not None and elapsed() >= options.max_seconds
+        if (iteration % options.val_every == 0 or iteration == total or out_of_time
+                or options.val_every_s is not None and elapsed() - last_validation >= options.val_every_s):
             validate(iteration, phase, sums)
-            sums = {}
+            sums, last_validation = {}, elapsed()
         elif iteration % options.log_every == 0:
             history.record({**_means(sums), "iteration": iteration, "phase": phase, "time_s": round(elapsed(), 2)})
             sums = {}
         if progress is not None:
             progress(iteration, total)
+        if out_of_time:
+            log.info("time budget of %.0f s spent at iteration %d", options.max_seconds, iteration)
+            total = iteration
+            break
         if stop_after is not None and iteration >= stop_after and iteration < total:
             history.close()
             return TrainResult(out, iteration, float(state.best_val_mae.numpy()),
@@ -265,7 +272,8 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
 
 #: Options a resumed run may change (run length, schedule by hand, logging cadence); the
 #: others must stay as the run started.
-RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep")
+RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep", "max_seconds",
+                     "val_every_s")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:

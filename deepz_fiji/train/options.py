@@ -33,6 +33,10 @@ class TrainConfig:
     - ``val_samples``: validate on at most this many validation pairs (a fixed random subset;
       ``None`` = all).
     - ``shuffle_buffer``/``cycle_length``: pairs held for shuffling / shard files read at once.
+    - ``max_seconds``: a time budget (training seconds, summed over resumes); the run validates,
+      stops and exports when it is spent, however many iterations are left.
+    - ``val_every_s``: also validate (and checkpoint) when this many seconds passed since the last
+      validation (for time-budgeted runs whose speed is not known in advance).
     """
 
     iterations: int = 1000
@@ -53,6 +57,8 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 10
     keep: str = "best"
+    max_seconds: float | None = None
+    val_every_s: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -78,6 +84,11 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                     math.isfinite(value) and value >= 0):
                 raise bad(key, f"must be a finite number >= 0, got {value!r}")
+        for key in ("max_seconds", "val_every_s"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not (math.isfinite(value) and value > 0)):
+                raise bad(key, f"must be a positive number of seconds or unset, got {value!r}")
         for key in ("val_samples", "patch"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -1,0 +1,36 @@
+"""``deepz info MODEL``: a model's calibration, training and card."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("info", help="print a model's calibration, training record and model card",
+                              description="Print what a model was made for (pixel size, z-step, Δz range, optics), "
+                                          "how it was trained and, for models made by deepz fit, its card.")
+    p.add_argument("model", help="model name or folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepz_fiji.evaluate.card import card_text, read_card
+    from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.model.folder import CONFIG_FILE, resolve_model_path
+
+    folder = resolve_model_path(args.model)
+    c = ModelConfig.load(folder / CONFIG_FILE)
+    training = c.training or {}
+    print(f"{c.name} ({folder})")
+    if c.description:
+        print(f"  {c.description}")
+    print(f"  {c.modality}; pixel {c.pixel_um:g} µm, z-step {c.z_step_um:g} µm, Δz {c.dz_min_um:g} … "
+          f"{c.dz_max_um:g} µm; NA {c.na:g}, emission {c.wavelength_um:g} µm"
+          + (f", immersion n {c.immersion_index:g}" if c.immersion_index else ""))
+    if training:
+        print(f"  trained {training.get('iterations', '?')} iterations in "
+              f"{float(training.get('seconds', 0) or 0) / 60:.1f} min; validation MAE "
+              f"{(c.validation or {}).get('val_mae', float('nan')):.4g}")
+    card = read_card(folder)
+    print(card_text(card) if card else "  no model card (models made by deepz fit have one: report.json)")
+    return 0
