@@ -1,7 +1,7 @@
 """A model card: a model scored on held-out z-stacks against both baselines (``report.json``/``.png``).
 
 The rows come from whole stacks the model never trained on. From each stack's in-focus plane (the
-plane of highest contrast) the model refocuses *away* by ±R/2 and ±R (R: the model's trained
+plane of highest contrast among those R or more from both ends) the model refocuses *away* by ±R/2 and ±R (R: the model's trained
 |Δz| range, snapped to the stack's grid), and from planes R/2 *off* focus (both sides) it
 refocuses back to focus and past it by R. Every row is scored as the evaluation suite scores
 (:func:`~deepz_fiji.evaluate.score_row`): RMSE and SSIM of the output, of the input plane and of
@@ -39,19 +39,26 @@ def card_tasks(n_planes: int, focus: int, step_um: float, range_um: float) -> li
     return [(d, z, k) for d, z, k in tasks if 0 <= z < n_planes and 0 <= z + k < n_planes]
 
 
-def focus_plane(stack: np.ndarray) -> int:
-    """Index of the plane of highest contrast (the in-focus plane of a stack)."""
+def focus_plane(stack: np.ndarray, margin: int = 0) -> int:
+    """Index of the in-focus plane of a stack: the plane of highest contrast among those at least
+    ``margin`` planes from both ends (all planes where the stack is thinner than that)."""
     from deepz_fiji.data.preprocess import plane_contrast
 
-    return int(np.argmax(plane_contrast(stack)))
+    contrast = plane_contrast(stack)
+    if len(contrast) > 2 * margin:
+        inner = contrast[margin:len(contrast) - margin]
+        return margin + int(np.argmax(inner))
+    return int(np.argmax(contrast))
 
 
 def stack_rows(stack: np.ndarray, name: str, step_um: float, config: Any, refocus: Refocus,
-               ) -> tuple[list[Row], dict[str, Any]]:
+               range_um: float | None = None) -> tuple[list[Row], dict[str, Any]]:
     """The rows of one held-out ZYX ``stack`` and its example images (the first ``away`` and
-    ``refocus`` rows' input, truth, output and blur)."""
-    focus = focus_plane(stack)
-    range_um = max(abs(float(config.dz_min_um)), abs(float(config.dz_max_um)))
+    ``refocus`` rows' input, truth, output and blur). ``range_um``: R (default: the model's
+    trained range)."""
+    if range_um is None:
+        range_um = max(abs(float(config.dz_min_um)), abs(float(config.dz_max_um)))
+    focus = focus_plane(stack, int(round(range_um / step_um)))
     rows, examples = [], {}
     for direction, z_in, k in card_tasks(len(stack), focus, step_um, range_um):
         image, truth, dz = stack[z_in], stack[z_in + k], k * step_um
@@ -70,8 +77,8 @@ def stack_rows(stack: np.ndarray, name: str, step_um: float, config: Any, refocu
 def xz_sections(stack: np.ndarray, refocus_stack: Callable[[np.ndarray, Sequence[float]], np.ndarray],
                 step_um: float, range_um: float) -> dict[str, np.ndarray]:
     """x–z sections through the brightest row of the in-focus plane: the stack, and that plane refocused."""
-    focus = focus_plane(stack)
     k = int(round(range_um / step_um))
+    focus = focus_plane(stack, k)
     lo, hi = max(0, focus - k), min(len(stack) - 1, focus + k)
     zs = [(z - focus) * step_um for z in range(lo, hi + 1)]
     virtual = refocus_stack(stack[focus], zs)
