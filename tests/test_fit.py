@@ -148,3 +148,21 @@ def test_fit_killed_after_a_checkpoint_resumes_and_writes_its_card(stacks, tmp_p
 
     done = subprocess.run(_fit_command(stacks, out), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "already fitted" in done.stderr + done.stdout
+
+
+def test_card_focus_plane_leaves_room_for_the_range():
+    from deepz_fiji.evaluate.card import focus_plane
+
+    rng = np.random.default_rng(0)
+    stack = np.stack([rng.normal(100, 1 + 10 * (z == 2), (32, 32)) for z in range(11)]).astype(np.float32)
+    assert focus_plane(stack) == 2  # the sharpest plane
+    assert focus_plane(stack, margin=4) == 4  # the sharpest one from which ±4 planes fit in the stack
+
+
+def test_time_budget_options_are_checked():
+    from deepz_fiji.train.options import TrainConfig
+
+    assert TrainConfig(max_seconds=30, val_every_s=5).max_seconds == 30
+    for bad in ({"max_seconds": 0}, {"val_every_s": -1}, {"max_seconds": float("nan")}):
+        with pytest.raises(DeepZError, match="positive number of seconds"):
+            TrainConfig(**bad)
