@@ -154,7 +154,7 @@ def test_card_focus_plane_leaves_room_for_the_range():
     from deepz_fiji.evaluate.card import focus_plane
 
     rng = np.random.default_rng(0)
-    stack = np.stack([rng.normal(100, 1 + 10 * (z == 2), (32, 32)) for z in range(11)]).astype(np.float32)
+    stack = np.stack([rng.normal(100, 1 + 10 / (1 + abs(z - 2)), (32, 32)) for z in range(11)]).astype(np.float32)
     assert focus_plane(stack) == 2  # the sharpest plane
     assert focus_plane(stack, margin=4) == 4  # the sharpest one from which ±4 planes fit in the stack
 
