@@ -9,7 +9,7 @@
   :mod:`.coregister`, :mod:`.focus` (axial zero point), :mod:`.registration` (2D transforms).
 """
 
-from deepz_fiji.data.crossmodal import pair_stack_files, prepare_crossmodal_dataset
+from deepz_fiji.data.crossmodal import prepare_crossmodal_dataset
 from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset, augment, read_dataset
 from deepz_fiji.data.edf import extended_depth_of_field, focus_height_map
 from deepz_fiji.data.focus import axial_zero_point, focus_curve
@@ -24,7 +24,7 @@ from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
 from deepz_fiji.data.prepare import prepare_dataset, split_fovs
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor, stack_register
 from deepz_fiji.data.regions import cover_mask, signal_mask
-from deepz_fiji.data.stacks import find_stacks, load_stack
+from deepz_fiji.data.stacks import find_stacks, load_stack, pair_stack_files
 from deepz_fiji.data.stitch import stitch_grid
 
 __all__ = [

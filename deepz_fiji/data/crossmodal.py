@@ -55,7 +55,7 @@ from deepz_fiji.data.prepare import (
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor
 from deepz_fiji.data.regions import cover_mask, signal_mask
 from deepz_fiji.data.registration import warp_plane
-from deepz_fiji.data.stacks import Stack, find_stacks, load_stack
+from deepz_fiji.data.stacks import Stack, load_stack, pair_stack_files
 from deepz_fiji.errors import DeepZError
 
 log = logging.getLogger(__name__)
@@ -65,24 +65,6 @@ MODALITY = "widefield->confocal"
 TARGETS_PER_INPUT = 4
 #: EDF correlation after co-registration below which a warning is logged.
 DOUBTFUL_NCC = 0.5
-
-
-def pair_stack_files(
-    widefield: str | Path | Iterable[str | Path], confocal: str | Path | Iterable[str | Path]
-) -> list[tuple[Path, Path]]:
-    """(wide-field, confocal) stack files: matched by file name when the names agree, else in order."""
-    wide, conf = find_stacks(widefield), find_stacks(confocal)
-    if set(wide) & set(conf):
-        raise DeepZError("the wide-field and confocal stacks are the same files; give the confocal stacks with --labels")
-    names_w, names_c = [p.name for p in wide], [p.name for p in conf]
-    if sorted(names_w) == sorted(names_c) and len(set(names_w)) == len(names_w):
-        by_name = {p.name: p for p in conf}
-        return [(p, by_name[p.name]) for p in wide]
-    if len(wide) != len(conf):
-        raise DeepZError(f"{len(wide)} wide-field stack(s) but {len(conf)} confocal stack(s); give one confocal "
-                         "stack per wide-field stack (same file names, or the same number in sorted order)")
-    log.info("pairing wide-field and confocal stacks by sorted order (their file names differ)")
-    return list(zip(wide, conf, strict=True))
 
 
 def prepare_crossmodal_dataset(

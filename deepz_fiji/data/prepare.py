@@ -40,7 +40,7 @@ from deepz_fiji.data.normalize import (
 from deepz_fiji.data.pairs import kept_planes, middle_plane, sample_pairs
 from deepz_fiji.data.preprocess import Preprocessor, PythonPreprocessor
 from deepz_fiji.data.regions import MASK_HIGH, MASK_LOW, cover_mask, mean_overlap, signal_mask
-from deepz_fiji.data.stacks import Stack, find_stacks, load_stack
+from deepz_fiji.data.stacks import Stack, find_stacks, load_stack, pair_stack_files
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.io import write_json
 
@@ -125,11 +125,9 @@ def prepare_dataset(
     paths = find_stacks(stack_paths_or_dir)
     clean_paths: list[Path | None] = [None] * len(paths)
     if clean_targets is not None:
-        from deepz_fiji.data.crossmodal import pair_stack_files
-
         if align_planes:
             raise DeepZError("noiseless targets come from simulated, drift-free stacks: add --no-stackreg")
-        pairs = dict(pair_stack_files(paths, clean_targets))
+        pairs = dict(pair_stack_files(paths, clean_targets, kinds=("noisy", "noiseless"), option="--clean-targets"))
         clean_paths = [pairs[p] for p in paths]
     names = fov_names(paths)
     splits = split_fovs(len(paths), val_fraction, np.random.default_rng(seed), names=names, val_fovs=val_fovs)

@@ -80,3 +80,24 @@ def _calibrated(found: float | None, given: float | None, what: str, option: str
     if found is None or not found > 0:
         raise DeepZError(f"{name} has no {what} calibration; set it in Fiji (Image > Properties) or pass {option}")
     return float(found)
+
+
+def pair_stack_files(
+    inputs: str | Path | Iterable[str | Path], targets: str | Path | Iterable[str | Path], *,
+    kinds: tuple[str, str] = ("wide-field", "confocal"), option: str = "--labels",
+) -> list[tuple[Path, Path]]:
+    """(input, target) stack files, e.g. wide-field and confocal: matched by file name when the names
+    agree, else in sorted order. ``kinds`` and ``option`` name them in error messages."""
+    first, second = find_stacks(inputs), find_stacks(targets)
+    if set(first) & set(second):
+        raise DeepZError(f"the {kinds[0]} and {kinds[1]} stacks are the same files; give the {kinds[1]} stacks "
+                         f"with {option}")
+    names_1, names_2 = [p.name for p in first], [p.name for p in second]
+    if sorted(names_1) == sorted(names_2) and len(set(names_1)) == len(names_1):
+        by_name = {p.name: p for p in second}
+        return [(p, by_name[p.name]) for p in first]
+    if len(first) != len(second):
+        raise DeepZError(f"{len(first)} {kinds[0]} stack(s) but {len(second)} {kinds[1]} stack(s); give one "
+                         f"{kinds[1]} stack per {kinds[0]} stack (same file names, or the same number in sorted order)")
+    log.info("pairing %s and %s stacks by sorted order (their file names differ)", *kinds)
+    return list(zip(first, second, strict=True))
