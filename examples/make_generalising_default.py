@@ -20,7 +20,9 @@ continues an interrupted run. What it changes against ``examples/make_default_mo
 Judge the model only with ``python benchmarks/generalization.py --checkpoint WORK_DIR/model
 --split selection`` (the best generator so far, while it trains; never the test split until it
 is chosen). Environment: TISSUE (24), OTHERS (4),
-SIZE (256), ITERATIONS (30000), BATCH (8).
+SIZE (256), ITERATIONS (30000), BATCH (8), NORM (``edf``, the paper's; ``input``: every pair
+normalised on its own input plane, as a single image is at inference; then the dataset and the
+model go to ``dataset-input/`` and ``model-input/`` beside the first run's, sharing its fields).
 """
 
 from __future__ import annotations
@@ -73,13 +75,16 @@ def main(argv: list[str]) -> int:
     work = Path(argv[0] if argv else "~/deepz-runs/default-v2").expanduser().resolve()
     tissue, others = int(os.environ.get("TISSUE", 24)), int(os.environ.get("OTHERS", 4))
     size, iterations = int(os.environ.get("SIZE", 256)), int(os.environ.get("ITERATIONS", 30000))
+    norm = os.environ.get("NORM", "edf")
+    suffix = "" if norm == "edf" else f"-{norm}"
+    dataset, model = work / f"dataset{suffix}", work / f"model{suffix}"
     simulate_fields(work, tissue, others, size)
-    if not (work / "dataset" / "manifest.json").is_file():
-        deepz("prepare", str(work / "stacks"), "--out", str(work / "dataset"), "--patch", "128", "--planes", "20",
+    if not (dataset / "manifest.json").is_file():
+        deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",
               "--max-dz", "10", "--targets", "3", "--focus-target", "--seed", "0", "--no-stackreg",
               "--clean-targets", str(work / "truth"), "--val-fovs", "tissue-1", "tissue-2", "beads-1", "nuclei-1",
-              "filaments-1")
-    deepz("train", str(work / "dataset"), "--out", str(work / "model"), "--name", "widefield-20x-0.75na",
+              "filaments-1", "--norm-reference", norm, "--overwrite")
+    deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
           "--init-from", str(REPO / "models" / "widefield-20x-0.75na"), "--preset", "small", "--iterations", "0",
           "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
           "--val-every", "500", "--val-samples", "512", "--seed", "7", "--description",
