@@ -166,3 +166,9 @@ def test_time_budget_options_are_checked():
     for bad in ({"max_seconds": 0}, {"val_every_s": -1}, {"max_seconds": float("nan")}):
         with pytest.raises(DeepZError, match="positive number of seconds"):
             TrainConfig(**bad)
+
+
+def test_info_on_a_model_without_a_card(run_cli):
+    proc = run_cli("info", "widefield-20x-0.75na", check=True)
+    assert "pixel 0.325 µm" in proc.stdout and "no model card" in proc.stdout
+    assert run_cli("info", "no-such-model").returncode == 2
