@@ -266,6 +266,7 @@ def fit(stack_dir: str | Path, out: str | Path, *, progress: Callable[[float, fl
     saved = _read_plan(out)
     if saved is not None:
         _check_same(saved, plan, out)
+        saved.minutes = plan.minutes  # a resumed fit may be given another budget
         plan = saved
         if plan.done:
             from deepz_fiji.evaluate.card import read_card
