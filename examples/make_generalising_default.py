@@ -22,7 +22,9 @@ Judge the model only with ``python benchmarks/generalization.py --checkpoint WOR
 is chosen). Environment: TISSUE (24), OTHERS (4),
 SIZE (256), ITERATIONS (30000), BATCH (8), NORM (``edf``, the paper's; ``input``: every pair
 normalised on its own input plane, as a single image is at inference; then the dataset and the
-model go to ``dataset-input/`` and ``model-input/`` beside the first run's, sharing its fields).
+model go to ``dataset-input/`` and ``model-input/`` beside the first run's, sharing its fields),
+SHARPEN (1; W: pairs refocusing towards their region's focal plane weigh W in the loss, and
+the model goes to ``model[-input]-sharpenW/``).
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def main(argv: list[str]) -> int:
     size, iterations = int(os.environ.get("SIZE", 256)), int(os.environ.get("ITERATIONS", 30000))
     norm = os.environ.get("NORM", "edf")
     suffix = "" if norm == "edf" else f"-{norm}"
-    dataset, model = work / f"dataset{suffix}", work / f"model{suffix}"
+    sharpen = float(os.environ.get("SHARPEN", 1))
+    dataset = work / f"dataset{suffix}"
+    model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}"))
     simulate_fields(work, tissue, others, size)
     if not (dataset / "manifest.json").is_file():
         deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",
@@ -87,7 +91,8 @@ def main(argv: list[str]) -> int:
     deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
           "--init-from", str(REPO / "models" / "widefield-20x-0.75na"), "--preset", "small", "--iterations", "0",
           "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
-          "--val-every", "500", "--val-samples", "512", "--seed", "7", "--description",
+          "--val-every", "500", "--val-samples", "512", "--seed", "7", "--sharpen-weight", f"{sharpen:g}",
+          "--description",
           "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
           "(examples/make_generalising_default.py)")
     return 0

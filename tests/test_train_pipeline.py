@@ -26,7 +26,8 @@ def toy(tmp_path_factory):
 
 
 def _first_batch(ds, options, patch, start=0):
-    image, target, dz = next(iter(training_stream(ds, options, patch, start=start)))
+    image, target, dz, weight = next(iter(training_stream(ds, options, patch, start=start)))
+    assert np.all(weight.numpy() == 1.0)  # unweighted unless asked
     return image.numpy(), target.numpy(), dz.numpy()
 
 
@@ -109,3 +110,40 @@ def test_bad_options_are_named():
         TrainConfig(intensity_scale=(2.0, 1.0))
     with pytest.raises(DeepZError, match="at least one iteration"):
         TrainConfig(iterations=0, warmup=0)
+
+
+def test_pair_weights_favour_pairs_refocusing_towards_the_focal_plane():
+    from deepz_fiji.train.pipeline import pair_weights
+
+    focal = {(0, 0): 10, (0, 1): 4}
+    w = pair_weights(np.array([0, 0, 0, 0]), np.array([0, 0, 1, 1]), np.array([6, 10, 4, 9]),
+                     np.array([9, 13, 4, 5]), focal, 3.0)
+    np.testing.assert_array_equal(w, [3.0, 1.0, 1.0, 3.0])  # 6→9 and 9→5 approach focus; away or staying do not
+
+
+def test_stream_weights_sharpening_pairs_of_a_prepared_dataset(tmp_path):
+    from deepz_fiji.data import prepare_dataset
+    from deepz_fiji.io import write_image
+    from deepz_fiji.simulate import simulate_stack
+    from deepz_fiji.train.pipeline import focal_planes, pair_weights
+
+    for i in range(2):
+        sim = simulate_stack("beads", 64, seed=300 + i, z_range_um=(-3, 3))
+        write_image(tmp_path / f"s{i}.tif", sim.stack, "ZYX", pixel_um=0.325, z_step_um=0.5)
+    prepare_dataset(tmp_path, tmp_path / "ds", patch=32, planes=5, targets_per_input=3, val_fovs=["s1"],
+                    align_planes=False)
+    data = read_dataset(tmp_path / "ds")
+    focal = focal_planes(data)
+    shard = data.load_split("train")
+    expected = pair_weights(shard["fov"], shard["region"], shard["input_plane"], shard["target_plane"], focal, 4.0)
+    assert 0.2 < np.mean(expected == 4.0) < 0.8  # both kinds of pair are there
+    options = TrainConfig(batch=16, sharpen_weight=4.0, augment=False, intensity_scale=None, seed=1)
+    _, _, dz, weight = next(iter(training_stream(data, options, 32)))
+    assert set(np.unique(weight.numpy())) <= {1.0, 4.0} and len(np.unique(weight.numpy())) == 2
+    with pytest.raises(DeepZError, match="positive number"):
+        TrainConfig(sharpen_weight=0)
+
+
+def test_sharpen_weight_needs_focal_planes(toy):
+    with pytest.raises(DeepZError, match="no regions with focal planes"):
+        training_stream(toy, TrainConfig(batch=4, sharpen_weight=2.0), 32)

@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment", "keep")
+                "augment", "keep", "sharpen_weight")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="do not rescale training intensities")
     run.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                      help="no random flips/rotations of training pairs")
+    run.add_argument("--sharpen-weight", type=float, default=None, metavar="W",
+                     help="weight of the pairs refocusing towards their region's focal plane in the warm-up "
+                          "MAE (default 1: unweighted)")
     run.add_argument("--keep", choices=("best", "last"), default=None,
                      help="generator written to the model folder: the one with the lowest validation MAE "
                           "(best, default) or the final one (last: for a GAN phase or a robustness fine-tune)")

@@ -35,6 +35,9 @@ class TrainConfig:
     - ``shuffle_buffer``/``cycle_length``: pairs held for shuffling / shard files read at once.
     - ``max_seconds``: a time budget (training seconds, summed over resumes); the run validates,
       stops and exports when it is spent, however many iterations are left.
+    - ``sharpen_weight``: loss weight (warm-up MAE) of the pairs whose target lies nearer their
+      region's focal plane than their input (refocusing towards focus: the target is sharper);
+      the other pairs weigh 1. 1 = the paper's unweighted loss.
     - ``val_every_s``: also validate (and checkpoint) when this many seconds passed since the last
       validation (for time-budgeted runs whose speed is not known in advance).
     """
@@ -59,6 +62,7 @@ class TrainConfig:
     keep: str = "best"
     max_seconds: float | None = None
     val_every_s: float | None = None
+    sharpen_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -79,6 +83,9 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise bad(key, f"must be an integer >= {low}, got {value!r}")
+        if isinstance(self.sharpen_weight, bool) or not isinstance(self.sharpen_weight, (int, float)) or not (
+                math.isfinite(self.sharpen_weight) and self.sharpen_weight > 0):
+            raise bad("sharpen_weight", f"must be a positive number, got {self.sharpen_weight!r}")
         for key in ("lr_g", "lr_d", "alpha"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (

@@ -5,7 +5,9 @@ then shuffled in a bounded buffer — so datasets larger than memory train fine.
 this order: random crop to the training patch, random flip/rot90 (:func:`deepz_fiji.data.augment`,
 k = 0…4), random intensity factor on image and target. Validation pairs are never augmented.
 
-The stream yields ``(image, target, dz_um)`` with image and target (B, P, P) float32; the DPM
+The stream yields ``(image, target, dz_um, weight)`` with image and target (B, P, P) float32 and
+each pair's loss weight (``TrainConfig.sharpen_weight`` for pairs refocusing towards their
+region's focal plane, else 1); the DPM
 channel is built in the train step (:func:`network_input`), so the buffer holds no constant
 planes. The stream is deterministic for a given ``seed`` and ``start`` (the iteration a resumed
 run continues from).
@@ -39,11 +41,40 @@ def training_patch(dataset: Dataset, options: TrainConfig, size_multiple: int) -
     return patch
 
 
-def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig):
-    """Yield (image, target, dz) from one shard in random order, cropped and augmented."""
+def focal_planes(dataset: Dataset) -> dict[tuple[int, int], int]:
+    """``{(fov index, region index): the region's focal plane}`` from the dataset's manifest."""
+    out = {}
+    for fov in dataset.manifest.get("fovs", []):
+        columns = fov.get("region_columns", [])
+        if "middle_plane" not in columns:
+            raise DeepZError(f"dataset {dataset.path} records no focal plane per region (field {fov.get('name')}); "
+                             "re-run deepz prepare, or train without --sharpen-weight")
+        column = columns.index("middle_plane")
+        for region, record in enumerate(fov.get("regions", [])):
+            out[(int(fov["index"]), region)] = int(record[column])
+    if not out:
+        raise DeepZError(f"dataset {dataset.path} records no regions with focal planes; prepare it with "
+                         "deepz prepare, or train without --sharpen-weight")
+    return out
+
+
+def pair_weights(fov: np.ndarray, region: np.ndarray, input_plane: np.ndarray, target_plane: np.ndarray,
+                 focal: dict[tuple[int, int], int], sharpen_weight: float) -> np.ndarray:
+    """``sharpen_weight`` where a pair's target is nearer its region's focal plane than its input, else 1."""
+    middle = np.array([focal[(int(f), int(r))] for f, r in zip(fov, region, strict=True)])
+    towards = np.abs(target_plane - middle) < np.abs(input_plane - middle)
+    return np.where(towards, np.float32(sharpen_weight), np.float32(1.0)).astype(np.float32)
+
+
+def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig,
+                    focal: dict[tuple[int, int], int] | None = None):
+    """Yield (image, target, dz, weight) from one shard in random order, cropped and augmented."""
     rng = np.random.default_rng(int(seed))
     with np.load(path.decode() if isinstance(path, bytes) else path) as shard:
         inputs, targets, dz = shard["inputs"], shard["targets"], shard["dz_um"]
+        weights = (np.ones(len(dz), np.float32) if focal is None else
+                   pair_weights(shard["fov"], shard["region"], shard["input_plane"], shard["target_plane"], focal,
+                                options.sharpen_weight))
     size = inputs.shape[-1]
     low, high = options.intensity_scale or (1.0, 1.0)
     for i in rng.permutation(len(dz)):
@@ -54,11 +85,12 @@ def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig):
             k = int(rng.integers(AUGMENTATION_FACTOR))
             image, target = augment_pair(image, k), augment_pair(target, k)
         factor = np.float32(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else np.float32(low)
-        yield (image * factor).astype(np.float32), (target * factor).astype(np.float32), np.float32(dz[i])
+        yield ((image * factor).astype(np.float32), (target * factor).astype(np.float32), np.float32(dz[i]),
+               weights[i])
 
 
 def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start: int = 0) -> tf.data.Dataset:
-    """Endless batches ``(image (B,P,P), target (B,P,P), dz_um (B,))`` of augmented training pairs."""
+    """Endless batches ``(image (B,P,P), target (B,P,P), dz_um (B,), weight (B,))`` of augmented training pairs."""
     paths = [str(p) for p in dataset.shards("train")]
     if not paths or dataset.count("train") == 0:
         raise DeepZError(f"dataset {dataset.path} has no training pairs; re-run deepz prepare with more stacks")
@@ -71,11 +103,12 @@ def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start
                 yield paths[i], int(rng.integers(2**62))
 
     pair_spec = (tf.TensorSpec((patch, patch), tf.float32), tf.TensorSpec((patch, patch), tf.float32),
-                 tf.TensorSpec((), tf.float32))
+                 tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32))
+    focal = focal_planes(dataset) if options.sharpen_weight != 1.0 else None
 
     def read(path, visit_seed):
         return tf.data.Dataset.from_generator(
-            lambda p, s: _shard_examples(p, s, patch, options), args=(path, visit_seed),
+            lambda p, s: _shard_examples(p, s, patch, options, focal), args=(path, visit_seed),
             output_signature=pair_spec)
 
     ds = tf.data.Dataset.from_generator(

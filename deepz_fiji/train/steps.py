@@ -28,18 +28,20 @@ class GanSteps:
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
 
     @tf.function(reduce_retracing=True)
-    def warmup(self, image, target, dz_um) -> dict[str, tf.Tensor]:
-        """One MAE-only generator update (before the GAN starts)."""
+    def warmup(self, image, target, dz_um, weight=None) -> dict[str, tf.Tensor]:
+        """One MAE-only generator update (before the GAN starts); ``weight``: per pair (B,), or equal."""
         x = network_input(image, dz_um, self.dpm_scale_um)
         with tf.GradientTape() as tape:
             pred = self.generator(x, training=True)
-            mae = tf.reduce_mean(per_image_mae(pred, target[..., None]))
-        self._apply(self.g_optimizer, tape, mae, self.generator)
-        return {"g_loss": mae, "train_mae": mae}
+            maes = per_image_mae(pred, target[..., None])
+            mae = tf.reduce_mean(maes)
+            loss = mae if weight is None else tf.reduce_sum(weight * maes) / tf.reduce_sum(weight)
+        self._apply(self.g_optimizer, tape, loss, self.generator)
+        return {"g_loss": loss, "train_mae": mae}
 
     @tf.function(reduce_retracing=True)
-    def generator_step(self, image, target, dz_um) -> dict[str, tf.Tensor]:
-        """One update of ``L_G = 1/(2N) Σ [D(G(x)) − 1]² + α · 1/(2N) Σ MAE``."""
+    def generator_step(self, image, target, dz_um, weight=None) -> dict[str, tf.Tensor]:
+        """One update of ``L_G = 1/(2N) Σ [D(G(x)) − 1]² + α · 1/(2N) Σ MAE`` (pair weights not used)."""
         x = network_input(image, dz_um, self.dpm_scale_um)
         with tf.GradientTape() as tape:
             pred = self.generator(x, training=True)
@@ -49,7 +51,7 @@ class GanSteps:
         return {"g_loss": loss, "g_adversarial": adversarial, "train_mae": mae}
 
     @tf.function(reduce_retracing=True)
-    def discriminator_step(self, image, target, dz_um) -> dict[str, tf.Tensor]:
+    def discriminator_step(self, image, target, dz_um, weight=None) -> dict[str, tf.Tensor]:
         """One update of ``L_D = 1/(2N) Σ D(G(x))² + 1/(2N) Σ [D(z) − 1]²``."""
         x = network_input(image, dz_um, self.dpm_scale_um)
         pred = self.generator(x, training=False)
