@@ -172,3 +172,11 @@ def test_info_on_a_model_without_a_card(run_cli):
     proc = run_cli("info", "widefield-20x-0.75na", check=True)
     assert "pixel 0.325 µm" in proc.stdout and "no model card" in proc.stdout
     assert run_cli("info", "no-such-model").returncode == 2
+
+
+def test_learning_rate_drop_is_checked():
+    from deepz_fiji.train.options import TrainConfig
+
+    assert TrainConfig(lr_drop_at_s=60, lr_drop_factor=0.5).lr_drop_at_s == 60
+    with pytest.raises(DeepZError, match="lr_drop_factor"):
+        TrainConfig(lr_drop_factor=1.5)

@@ -215,3 +215,18 @@ def test_init_from_a_narrower_model_widens_it(trained, dataset, tmp_path):
         source.keras_generator().count_params())
     # the widened network starts where the source model ended, not from scratch
     assert start["mae"] == pytest.approx(trained[1].best_val_mae, rel=0.1)
+
+
+def test_time_budget_stops_and_exports_and_the_learning_rate_drops(dataset, tmp_path):
+    """``max_seconds`` ends a run however many iterations were asked; ``lr_drop_at_s`` calms it."""
+    weights = {}
+    result = train(dataset, tmp_path / "budget", preset="tiny",
+                   options={**QUICK.to_dict(), "warmup": 10 ** 6, "iterations": 0, "val_every": 10 ** 6, "max_seconds": 3.0,
+                            "lr_drop_at_s": 1e-6, "lr_drop_factor": 1e-8},
+                   on_event=lambda kind, info: weights.setdefault(info["iteration"], info["generator"].get_weights()))
+    assert result.finished and 1 <= result.iteration < 10 ** 6 and (tmp_path / "budget" / "config.json").is_file()
+    assert 3.0 <= result.seconds < 60
+    record = json.loads((tmp_path / "budget" / "config.json").read_text())["training"]
+    assert record["iterations"] == result.iteration  # the iteration the budget ran out at
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights[0], weights[result.iteration], strict=True))
+    assert moved < 1e-6  # at 1e-4 × 1e-8 nothing moves; at 1e-4 every step would move weights by ~1e-4

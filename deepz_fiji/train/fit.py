@@ -10,8 +10,9 @@ Steps, each resumable (the same call continues a killed run; ``OUT/fit.json`` re
 2. **Prepare** the training pairs (registration, EDF normalisation, regions, focus targets) into
    ``OUT/fit/dataset``.
 3. **Train** MAE-only until the budget is spent (``max_seconds``: what is left of ``minutes``
-   after preparing, less a reserve for the card), validating on the held-out stacks every
-   twelfth of the budget and keeping the best generator.
+   after preparing, less a reserve for the card), with the learning rate cut to a quarter for the
+   last quarter of it, validating on the held-out stacks every eighth of the budget and keeping
+   the best generator.
 4. **Card** (:mod:`deepz_fiji.evaluate.card`): the exported model on the held-out stacks
    against the input plane and the physics blur; the dataset is then removed.
 """
@@ -44,7 +45,11 @@ CARD_RESERVE_S = 60.0
 MIN_TRAIN_S = 10.0
 #: Fewest planes a stack needs (a focus plane and two on each side).
 MIN_PLANES = 5
-LR_TRANSFER, LR_SCRATCH = 1e-4, 4e-4
+#: The schedule: Adam at these rates (transfer, from scratch), times LR_DROP_FACTOR for the last
+#: quarter of the budget; VALIDATIONS validations (and checkpoints) per budget on VAL_SAMPLES pairs.
+LR_TRANSFER, LR_SCRATCH = 2e-4, 4e-4
+LR_DROP_AT, LR_DROP_FACTOR = 0.75, 0.25
+VALIDATIONS, VAL_SAMPLES = 8, 128
 
 
 @dataclass
@@ -338,8 +343,9 @@ def _train(plan: FitPlan, dataset: Path, out: Path, budget: float,
     else:
         preset = _source_config(plan).preset
     options = {"warmup": 10 ** 7, "iterations": 0, "batch": 8, "val_every": 10 ** 7,
-               "val_every_s": float(min(300.0, max(20.0, budget / 12))), "val_samples": 256,
-               "lr_g": LR_TRANSFER if plan.source else LR_SCRATCH, "max_seconds": float(budget), "seed": plan.seed}
+               "val_every_s": float(min(300.0, max(20.0, budget / VALIDATIONS))), "val_samples": VAL_SAMPLES,
+               "lr_g": LR_TRANSFER if plan.source else LR_SCRATCH, "max_seconds": float(budget),
+               "lr_drop_at_s": LR_DROP_AT * budget, "lr_drop_factor": LR_DROP_FACTOR, "seed": plan.seed}
 
     def on_iteration(_iteration: int, _total: int) -> None:
         if progress is not None:

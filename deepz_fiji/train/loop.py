@@ -168,7 +168,13 @@ def train(
         validate(0, "start", {})
     last_validation = elapsed()
     sums: dict[str, list[float]] = {}
+    dropped = False
     for iteration in range(start + 1, total + 1):
+        if not dropped and options.lr_drop_at_s is not None and elapsed() >= options.lr_drop_at_s:
+            g_opt.learning_rate = options.lr_g * options.lr_drop_factor
+            d_opt.learning_rate = options.lr_d * options.lr_drop_factor
+            dropped = True
+            log.info("learning rates × %g from iteration %d", options.lr_drop_factor, iteration)
         phase = "warmup" if iteration <= options.warmup else "gan"
         if phase == "warmup":
             _add(sums, steps.warmup(*next(batches)))
@@ -273,7 +279,7 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
 #: Options a resumed run may change (run length, schedule by hand, logging cadence); the
 #: others must stay as the run started.
 RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep", "max_seconds",
-                     "val_every_s")
+                     "val_every_s", "lr_drop_at_s", "lr_drop_factor")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:

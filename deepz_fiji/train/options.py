@@ -35,6 +35,8 @@ class TrainConfig:
     - ``shuffle_buffer``/``cycle_length``: pairs held for shuffling / shard files read at once.
     - ``max_seconds``: a time budget (training seconds, summed over resumes); the run validates,
       stops and exports when it is spent, however many iterations are left.
+    - ``lr_drop_at_s``/``lr_drop_factor``: from this many training seconds on, both learning
+      rates are multiplied by the factor (a last, calmer stretch of a time-budgeted run).
     - ``sharpen_weight``: loss weight (warm-up MAE) of the pairs whose target lies nearer their
       region's focal plane than their input (refocusing towards focus: the target is sharper);
       the other pairs weigh 1. 1 = the paper's unweighted loss.
@@ -63,6 +65,8 @@ class TrainConfig:
     max_seconds: float | None = None
     val_every_s: float | None = None
     sharpen_weight: float = 1.0
+    lr_drop_at_s: float | None = None
+    lr_drop_factor: float = 0.25
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -86,12 +90,14 @@ class TrainConfig:
         if isinstance(self.sharpen_weight, bool) or not isinstance(self.sharpen_weight, (int, float)) or not (
                 math.isfinite(self.sharpen_weight) and self.sharpen_weight > 0):
             raise bad("sharpen_weight", f"must be a positive number, got {self.sharpen_weight!r}")
+        if not (isinstance(self.lr_drop_factor, (int, float)) and 0 < self.lr_drop_factor <= 1):
+            raise bad("lr_drop_factor", f"must be in (0, 1], got {self.lr_drop_factor!r}")
         for key in ("lr_g", "lr_d", "alpha"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                     math.isfinite(value) and value >= 0):
                 raise bad(key, f"must be a finite number >= 0, got {value!r}")
-        for key in ("max_seconds", "val_every_s"):
+        for key in ("max_seconds", "val_every_s", "lr_drop_at_s"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not (math.isfinite(value) and value > 0)):
