@@ -1,6 +1,6 @@
 """``deepz fit`` on a set-up no shipped model knows: transfer against from scratch, and the default's card.
 
-    python benchmarks/fit.py [--work ~/deepz-runs/fit-bench] [--minutes 20] [--out benchmarks/results/fit]
+    python benchmarks/fit.py [--work ~/deepz-runs/fit-bench] [--minutes 20] [--out benchmarks/results/fit] [--tag T]
 
 1. Five calibrated stacks of dense textured tissue from a 40×/1.3 oil objective imaging into
    water 3–8 µm deep (0.1625 µm pixels, 0.27 µm steps, 31 planes: ±4.05 µm), rendered with
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("~/deepz-runs/fit-bench").expanduser())
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "fit")
+    parser.add_argument("--tag", default="", help="suffix of the two run folders (e.g. after a schedule change)")
     parser.add_argument("--only", choices=("stacks", "transfer", "scratch"), default=None,
                         help="do one step only (the report needs all)")
     args = parser.parse_args(argv)
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     make_stacks(stacks)
     if args.only == "stacks":
         return 0
-    runs = {"transfer": (args.work / "transfer", None), "scratch": (args.work / "scratch", "none")}
+    tag = f"-{args.tag}" if args.tag else ""
+    runs = {"transfer": (args.work / f"transfer{tag}", None), "scratch": (args.work / f"scratch{tag}", "none")}
     for name, (out, source) in runs.items():
         if args.only in (None, name):
             run_fit(stacks, out, args.minutes, source)
