@@ -80,8 +80,8 @@ def curve(model: Path) -> list[tuple[float, float]]:
         return [(float(r["time_s"]), float(r["val_mae"])) for r in csv.DictReader(fh) if r.get("val_mae")]
 
 
-def default_rows(stacks: Path, held_out: str, range_um: float) -> list:
-    """The shipped default's rows on the held-out stack, on the fitted models' grid."""
+def default_rows(stacks: Path, held_out: str, range_um: float, blur_config) -> list:
+    """The shipped default's rows on the held-out stack, on the fitted models' grid and baselines."""
     from deepz_fiji.data.stacks import load_stack
     from deepz_fiji.evaluate.card import stack_rows
     from deepz_fiji.refocus import load_model, refocus_plane
@@ -89,7 +89,7 @@ def default_rows(stacks: Path, held_out: str, range_um: float) -> list:
     model = load_model()
     stack = load_stack(stacks / f"{held_out}.tif").data
     rows, _ = stack_rows(stack, held_out, STEP_UM, model.config, lambda image, dz: refocus_plane(image, dz, model),
-                         range_um=range_um)
+                         range_um=range_um, blur_config=blur_config)
     return rows
 
 
@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     cards = {name: read_card(out) for name, (out, _) in runs.items()}
     plans = {name: json.loads((out / "fit.json").read_text()) for name, (out, _) in runs.items()}
     held = plans["transfer"]["held_out"][0]
-    default = [r.as_dict() for r in default_rows(stacks, held, plans["transfer"]["range_um"])]
+    from deepz_fiji.model.config import ModelConfig
+
+    fitted = ModelConfig.load(runs["transfer"][0] / "config.json")  # the data's optics make the blur
+    default = [r.as_dict() for r in default_rows(stacks, held, plans["transfer"]["range_um"], fitted)]
     scratch_best = min(m for _, m in curve(runs["scratch"][0]))
     scratch_time = curve(runs["scratch"][0])[-1][0]
     reached = next((t for t, m in curve(runs["transfer"][0]) if m <= scratch_best), None)

@@ -63,8 +63,9 @@ def test_plan_holds_out_the_last_stacks_and_takes_the_range_from_the_thinnest(st
 
 def test_card_rows_stay_inside_the_stack():
     tasks = card_tasks(n_planes=31, focus=15, step_um=0.27, range_um=4.05)
-    assert ("away", 15, 15) in tasks and ("away", 15, -7) in tasks
-    assert ("refocus", 8, 7) in tasks and ("refocus", 8, 15) in tasks  # 1.9 µm too shallow: to focus, past it
+    assert ("away", 15, 15) in tasks and ("away", 15, -8) in tasks  # R/2 = 7.5 planes: rounded up
+    assert ("refocus", 7, 8) in tasks and ("refocus", 7, 15) in tasks  # 2.2 µm too shallow: to focus, past it
+    assert card_tasks(31, 15, 0.27, 15 * 0.27) == tasks  # 15 × 0.27 is 4.0500000000000007
     assert len(tasks) == 8
     edge = card_tasks(n_planes=11, focus=2, step_um=0.5, range_um=2.5)
     assert all(0 <= z < 11 and 0 <= z + k < 11 for _, z, k in edge) and len(edge) < 8

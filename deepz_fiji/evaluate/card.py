@@ -32,11 +32,16 @@ Refocus = Callable[[np.ndarray, float], np.ndarray]
 
 def card_tasks(n_planes: int, focus: int, step_um: float, range_um: float) -> list[tuple[str, int, int]]:
     """``(direction, input plane, plane offset)`` of a stack's rows, those whose target lies inside it."""
-    half = max(1, int(round(0.5 * range_um / step_um)))
-    full = max(half + 1, int(round(range_um / step_um)))
+    half = max(1, _planes(0.5 * range_um, step_um))
+    full = max(half + 1, _planes(range_um, step_um))
     tasks = [("away", focus, sign * k) for sign in (-1, 1) for k in (half, full)]
     tasks += [("refocus", focus - side * half, side * k) for side in (1, -1) for k in (half, full)]
     return [(d, z, k) for d, z, k in tasks if 0 <= z < n_planes and 0 <= z + k < n_planes]
+
+
+def _planes(distance_um: float, step_um: float) -> int:
+    """``distance_um`` in whole planes, halves rounded up (robust to float error at .5)."""
+    return int(np.floor(distance_um / step_um + 0.5 + 1e-6))
 
 
 def focus_plane(stack: np.ndarray, margin: int = 0) -> int:
@@ -52,18 +57,19 @@ def focus_plane(stack: np.ndarray, margin: int = 0) -> int:
 
 
 def stack_rows(stack: np.ndarray, name: str, step_um: float, config: Any, refocus: Refocus,
-               range_um: float | None = None) -> tuple[list[Row], dict[str, Any]]:
+               range_um: float | None = None, blur_config: Any = None) -> tuple[list[Row], dict[str, Any]]:
     """The rows of one held-out ZYX ``stack`` and its example images (the first ``away`` and
     ``refocus`` rows' input, truth, output and blur). ``range_um``: R (default: the model's
-    trained range)."""
+    trained range); ``blur_config``: whose nominal optics make the physics blur (default ``config``;
+    e.g. the data's own when a model made for other optics is scored on the same rows)."""
     if range_um is None:
         range_um = max(abs(float(config.dz_min_um)), abs(float(config.dz_max_um)))
-    focus = focus_plane(stack, int(round(range_um / step_um)))
+    focus = focus_plane(stack, _planes(range_um, step_um))
     rows, examples = [], {}
     for direction, z_in, k in card_tasks(len(stack), focus, step_um, range_um):
         image, truth, dz = stack[z_in], stack[z_in + k], k * step_um
         output = refocus(image, dz)
-        blur = physics_blur(image, nominal_psf_plane(config, dz))
+        blur = physics_blur(image, nominal_psf_plane(blur_config or config, dz))
         row = score_row(output, truth, image, blur, model=config.name, split="held-out", sample=name,
                         optics="own", snr="own", direction=direction,
                         cls="blur" if direction == "away" else "learning",
@@ -77,7 +83,7 @@ def stack_rows(stack: np.ndarray, name: str, step_um: float, config: Any, refocu
 def xz_sections(stack: np.ndarray, refocus_stack: Callable[[np.ndarray, Sequence[float]], np.ndarray],
                 step_um: float, range_um: float) -> dict[str, np.ndarray]:
     """x–z sections through the brightest row of the in-focus plane: the stack, and that plane refocused."""
-    k = int(round(range_um / step_um))
+    k = _planes(range_um, step_um)
     focus = focus_plane(stack, k)
     lo, hi = max(0, focus - k), min(len(stack) - 1, focus + k)
     zs = [(z - focus) * step_um for z in range(lo, hi + 1)]
