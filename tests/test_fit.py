@@ -76,6 +76,7 @@ def test_card_rows_stay_inside_the_stack():
     ("uncalibrated", "no z-step calibration"),
     ("mixed", "one model needs one calibration"),
     ("thin", "too thin for --range-um 5"),
+    ("budget", "leaves no time for training"),
 ])
 def test_bad_input_is_one_sentence_exit_2_and_nothing_written(tmp_path, run_cli, case, message):
     folder = tmp_path / "in"
@@ -91,7 +92,7 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(tmp_path, run_cli,
         _write_stacks(folder, n=2)
     out = tmp_path / "model"
     extra = ["--range-um", "5"] if case == "thin" else []
-    proc = run_cli("fit", folder, "--out", out, "--minutes", "1", *extra)
+    proc = run_cli("fit", folder, "--out", out, "--minutes", "0.1" if case == "budget" else "1", *extra)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("deepz: error:") and message in lines[0], proc.stderr

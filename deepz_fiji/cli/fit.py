@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--range-um", type=float, default=None,
                    help="largest |Δz| to train for (default: what the thinnest stack covers around its middle)")
     p.add_argument("--pixel-um", type=float, default=None, help="pixel size in µm (default: from the files)")
-    p.add_argument("--z-step-um", type=float, default=None, help="z-step in µm (default: from the files)")
+    p.add_argument("--z-step-um", "--z-step", dest="z_step_um", type=float, default=None,
+                   help="z-step in µm (default: from the files)")
     p.add_argument("--na", type=float, default=None, help="objective NA (default: the source model's)")
     p.add_argument("--wavelength-um", type=float, default=None, help="emission wavelength in µm")
     p.add_argument("--immersion-index", type=float, default=None, help="immersion refractive index")

@@ -283,6 +283,10 @@ def fit(stack_dir: str | Path, out: str | Path, *, progress: Callable[[float, fl
         say("resuming the fit in " + str(out))
     elif out.exists() and any(out.iterdir()):
         raise DeepZError(f"{out} exists and is not a deepz fit folder; choose another --out")
+    reserve = min(CARD_RESERVE_S, 30 * plan.minutes)
+    if plan.minutes * 60 - reserve < MIN_TRAIN_S:  # before anything is written
+        raise DeepZError(f"--minutes {plan.minutes:g} leaves no time for training; give at least "
+                         f"{(MIN_TRAIN_S + 1) / 30:.1f} minutes")
     say(plan.describe())
     out.mkdir(parents=True, exist_ok=True)
     _save_plan(out, plan)
@@ -291,7 +295,6 @@ def fit(stack_dir: str | Path, out: str | Path, *, progress: Callable[[float, fl
         plan.prepare_s = _prepare(plan, dataset) + (plan.prepare_s or 0.0)
         _save_plan(out, plan)
         say(f"prepared the training pairs in {plan.prepare_s:.0f} s")
-    reserve = min(CARD_RESERVE_S, 30 * plan.minutes)
     budget = plan.minutes * 60 - plan.prepare_s - reserve
     if budget < MIN_TRAIN_S:
         raise DeepZError(f"--minutes {plan.minutes:g} leaves {max(budget, 0):.0f} s for training after preparing "
