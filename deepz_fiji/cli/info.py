@@ -15,11 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deepz_fiji.evaluate.card import card_text, read_card
-    from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.model.folder import CONFIG_FILE, resolve_model_path
+    from deepz_fiji.model.folder import load_config, resolve_model_path
 
     folder = resolve_model_path(args.model)
-    c = ModelConfig.load(folder / CONFIG_FILE)
+    c = load_config(folder)
     training = c.training or {}
     print(f"{c.name} ({folder})")
     if c.description:

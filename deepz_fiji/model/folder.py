@@ -84,6 +84,11 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
                      f"set {MODELS_ENV} to add a folder)")
 
 
+def load_config(name_or_path: str | os.PathLike | None = None) -> ModelConfig:
+    """The ``config.json`` of a model given by name or path, without loading its network."""
+    return ModelConfig.load(resolve_model_path(name_or_path) / CONFIG_FILE)
+
+
 def load_model(name_or_path: str | os.PathLike | None = None) -> DeepZModel:
     """Load a model folder by name or path; :class:`DeepZError` if it is missing or broken."""
     return DeepZModel(resolve_model_path(name_or_path))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.model.folder import available_models, load_config, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,10 @@ class FitResult:
 
 # --------------------------------------------------------------------------- planning
 def _model_configs() -> dict[str, Any]:
-    from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.model.folder import CONFIG_FILE, available_models
-
     configs = {}
     for name, path in available_models().items():
         try:
-            configs[name] = ModelConfig.load(path / CONFIG_FILE)
+            configs[name] = load_config(path)
         except DeepZError as exc:
             log.warning("skipping model %s as a transfer source: %s", name, exc)
     return configs
@@ -188,17 +186,14 @@ def plan_fit(stack_dir: str | Path, *, source: str | None = None, minutes: float
     patch = 128 if side >= 128 else side // 16 * 16
     if patch < 32:
         raise DeepZError(f"the smallest stack is {side} px wide; deepz fit needs stacks at least 32 px wide")
-    configs = _model_configs()
     if source in (None, "auto"):
-        source, reason = choose_source(pixel, na, wavelength_um, immersion_index, configs)
+        source, reason = choose_source(pixel, na, wavelength_um, immersion_index)
     elif source == "none":
         source, reason = None, "from scratch (--from none)"
     else:
-        from deepz_fiji.model.folder import resolve_model_path
-
         source = str(resolve_model_path(source))
         reason = f"transfer from {source} (--from)"
-    base = configs.get(source) if source in configs else (_config_at(source) if source else None)
+    base = load_config(source) if source else None
     given = na is not None and wavelength_um is not None
     from deepz_fiji.simulate.optics import Optics
 
@@ -213,13 +208,6 @@ def plan_fit(stack_dir: str | Path, *, source: str | None = None, minutes: float
         immersion_index=float(immersion_index if immersion_index is not None else
                               (base.immersion_index if base and base.immersion_index else default.immersion_index)),
         optics_given=given, minutes=float(minutes), seed=seed)
-
-
-def _config_at(path: str) -> Any:
-    from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.model.folder import CONFIG_FILE
-
-    return ModelConfig.load(Path(path) / CONFIG_FILE)
 
 
 # --------------------------------------------------------------------------- running
@@ -317,18 +305,12 @@ def _prepare(plan: FitPlan, dataset: Path) -> float:
     t0 = time.perf_counter()
     reference = "edf"
     if plan.source is not None:
-        reference = "input" if _source_config(plan).normalization.get("reference") == REFERENCE_INPUT else "edf"
+        reference = "input" if load_config(plan.source).normalization.get("reference") == REFERENCE_INPUT else "edf"
     prepare_dataset(plan.stacks, dataset, patch=plan.patch, planes=max(1, int(round(plan.range_um / plan.z_step_um))),
                     targets_per_input=3, val_fovs=plan.held_out, seed=plan.seed, z_step_um=plan.z_step_um,
                     pixel_um=plan.pixel_um, overwrite=True, max_dz_um=plan.range_um, focus_target=True,
                     norm_reference=reference)
     return time.perf_counter() - t0
-
-
-def _source_config(plan: FitPlan) -> Any:
-    from deepz_fiji.model.folder import resolve_model_path
-
-    return _config_at(str(resolve_model_path(plan.source)))
 
 
 def _train(plan: FitPlan, dataset: Path, out: Path, budget: float,
@@ -344,7 +326,7 @@ def _train(plan: FitPlan, dataset: Path, out: Path, budget: float,
     if plan.source is None:
         fields["dpm_scale_um"] = float(max(1.0, round(plan.range_um)))
     else:
-        preset = _source_config(plan).preset
+        preset = load_config(plan.source).preset
     options = {"warmup": 10 ** 7, "iterations": 0, "batch": 8, "val_every": 10 ** 7,
                "val_every_s": float(min(300.0, max(20.0, budget / VALIDATIONS))), "val_samples": VAL_SAMPLES,
                "lr_g": LR_TRANSFER if plan.source else LR_SCRATCH, "max_seconds": float(budget),

@@ -87,9 +87,6 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise bad(key, f"must be an integer >= {low}, got {value!r}")
-        if isinstance(self.sharpen_weight, bool) or not isinstance(self.sharpen_weight, (int, float)) or not (
-                math.isfinite(self.sharpen_weight) and self.sharpen_weight > 0):
-            raise bad("sharpen_weight", f"must be a positive number, got {self.sharpen_weight!r}")
         if not (isinstance(self.lr_drop_factor, (int, float)) and 0 < self.lr_drop_factor <= 1):
             raise bad("lr_drop_factor", f"must be in (0, 1], got {self.lr_drop_factor!r}")
         for key in ("lr_g", "lr_d", "alpha"):
@@ -97,11 +94,13 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
                     math.isfinite(value) and value >= 0):
                 raise bad(key, f"must be a finite number >= 0, got {value!r}")
-        for key in ("max_seconds", "val_every_s", "lr_drop_at_s"):
+        for key in ("sharpen_weight", "max_seconds", "val_every_s", "lr_drop_at_s"):
             value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not (math.isfinite(value) and value > 0)):
-                raise bad(key, f"must be a positive number of seconds or unset, got {value!r}")
+            if value is None and key != "sharpen_weight":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                unit = "" if key == "sharpen_weight" else " of seconds or unset"
+                raise bad(key, f"must be a positive number{unit}, got {value!r}")
         for key in ("val_samples", "patch"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
