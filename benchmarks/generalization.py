@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model name or folder (default: the shipped default)")
     parser.add_argument("--checkpoint", default=None, metavar="RUN",
                         help="judge the best generator so far of a training run (its --out folder) instead")
+    parser.add_argument("--iteration", type=int, default=None, metavar="N",
+                        help="with --checkpoint: the generator the run kept at iteration N (deepz train --snapshots)")
     parser.add_argument("--split", choices=sorted(data.SPLITS), default="selection")
     parser.add_argument("--quick", action="store_true", help="a small version for tests (about a minute)")
     parser.add_argument("--tta", action="store_true", help="refocus with test-time augmentation")
@@ -229,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if args.iteration is not None and not args.checkpoint:
+        parser.error("--iteration needs --checkpoint RUN (the training run that kept the generator)")
     from tqdm import tqdm
 
     if args.checkpoint:
@@ -237,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         from deepz_fiji.train.checkpoint import export_best
 
         exported = tempfile.TemporaryDirectory(prefix="deepz-best-")
-        args.model = str(export_best(args.checkpoint, Path(exported.name) / "best"))
+        args.model = str(export_best(args.checkpoint, Path(exported.name) / "best", args.iteration))
     started = time.perf_counter()
     with tqdm(desc="rows", disable=None, leave=False) as bar:
         def progress(done: int, total: int) -> None:

@@ -24,7 +24,10 @@ SIZE (256), ITERATIONS (30000), BATCH (8), NORM (``edf``, the paper's; ``input``
 normalised on its own input plane, as a single image is at inference; then the dataset and the
 model go to ``dataset-input/`` and ``model-input/`` beside the first run's, sharing its fields),
 SHARPEN (1; W: pairs refocusing towards their region's focal plane weigh W in the loss, and
-the model goes to ``model[-input]-sharpenW/``).
+the model goes to ``model[-input]-sharpenW/``), VAL_EVERY (500: validation, checkpoint and a kept
+generator, ``--snapshots``, every so many iterations, so that the suite can judge each of them:
+``generalization.py --checkpoint WORK_DIR/model… --iteration N``), TAG (appended to the model folder's
+name: another run of the same recipe, e.g. shorter or with another VAL_EVERY).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def main(argv: list[str]) -> int:
     suffix = "" if norm == "edf" else f"-{norm}"
     sharpen = float(os.environ.get("SHARPEN", 1))
     dataset = work / f"dataset{suffix}"
-    model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}"))
+    tag = os.environ.get("TAG", "")
+    model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}") + (f"-{tag}" if tag else ""))
     simulate_fields(work, tissue, others, size)
     if not (dataset / "manifest.json").is_file():
         deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",
@@ -91,7 +95,8 @@ def main(argv: list[str]) -> int:
     deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
           "--init-from", str(REPO / "models" / "widefield-20x-0.75na"), "--preset", "small", "--iterations", "0",
           "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
-          "--val-every", "500", "--val-samples", "512", "--seed", "7", "--sharpen-weight", f"{sharpen:g}",
+          "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
+          "--sharpen-weight", f"{sharpen:g}", "--snapshots",
           "--description",
           "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
           "(examples/make_generalising_default.py)")

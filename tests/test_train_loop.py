@@ -13,7 +13,7 @@ tf = pytest.importorskip("tensorflow")
 from deepz_fiji.errors import DeepZError  # noqa: E402
 from deepz_fiji.model import load_model  # noqa: E402
 from deepz_fiji.train import TrainConfig, train, write_toy_dataset  # noqa: E402
-from deepz_fiji.train.checkpoint import export_best, has_checkpoint  # noqa: E402
+from deepz_fiji.train.checkpoint import export_best, has_checkpoint, snapshot_iterations  # noqa: E402
 
 #: A short run that learns the toy task: MAE warm-up at a raised learning rate, then a few GAN
 #: iterations (paper losses), validating every 25 iterations.
@@ -145,6 +145,32 @@ def test_keep_last_exports_the_final_generator(dataset, tmp_path):
     assert validation["best_val_mae"] == pytest.approx(min(v for _, v in seen.values()), rel=1e-5)
     with pytest.raises(DeepZError, match="'keep' must be one of best, last"):
         TrainConfig(keep="latest")
+
+
+@pytest.mark.slow
+def test_snapshots_keep_every_validated_generator_for_export(dataset, tmp_path):
+    seen = {}
+
+    def record(kind, info):
+        if kind == "validation":
+            seen[info["iteration"]] = [w.copy() for w in info["generator"].get_weights()]
+
+    options = TrainConfig(**{**QUICK.to_dict(), "snapshots": True, "lr_g": 1e-2})
+    train(dataset, tmp_path / "run", preset="tiny", options=options, on_event=record, stop_after=6)
+    assert snapshot_iterations(tmp_path / "run") == [0, 4]
+    train(dataset, tmp_path / "run", preset="tiny", options=options, on_event=record)  # resumed: it keeps on
+    assert snapshot_iterations(tmp_path / "run") == [0, 4, 8, 12] == sorted(seen)
+    for iteration in (4, 8):
+        exported = load_model(export_best(tmp_path / "run", tmp_path / f"at-{iteration}", iteration))
+        for a, b in zip(exported.keras_generator().get_weights(), seen[iteration], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(seen[4][0], seen[8][0])  # so the two exports are really different generators
+    with pytest.raises(DeepZError, match="no generator of iteration 6; it kept: 0, 4, 8, 12"):
+        export_best(tmp_path / "run", tmp_path / "x", 6)
+    with pytest.raises(DeepZError, match="train with --snapshots"):
+        export_best(tmp_path / "run-without", tmp_path / "y", 4)
+    with pytest.raises(DeepZError, match="'snapshots' must be true or false"):
+        TrainConfig(snapshots="yes")
 
 
 def test_refuses_to_overwrite_or_resume_nothing(dataset, tmp_path):

@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment", "keep", "sharpen_weight")
+                "augment", "keep", "sharpen_weight", "snapshots")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--sharpen-weight", type=float, default=None, metavar="W",
                      help="weight of the pairs refocusing towards their region's focal plane in the warm-up "
                           "MAE (default 1: unweighted)")
+    run.add_argument("--snapshots", action="store_true", default=None,
+                     help="also keep the generator of every validation in checkpoint/snapshots/ (to judge "
+                          "them with a benchmark: generalization.py --checkpoint RUN --iteration N)")
     run.add_argument("--keep", choices=("best", "last"), default=None,
                      help="generator written to the model folder: the one with the lowest validation MAE "
                           "(best, default) or the final one (last: for a GAN phase or a robustness fine-tune)")

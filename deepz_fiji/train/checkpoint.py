@@ -4,6 +4,8 @@
   iteration, the best validation MAE and its iteration, and the training time so far. Written
   at every validation, so a killed run loses at most one validation interval.
 - ``best.weights.h5`` — the generator with the lowest validation MAE so far (the one exported).
+- ``snapshots/iter-NNNNNNN.weights.h5`` — with ``TrainConfig.snapshots``, the generator of every
+  validation.
 - ``run.json`` — the model config and training options the run started with; a resumed run
   must use the same architecture.
 
@@ -30,6 +32,19 @@ log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 BEST_WEIGHTS = "best.weights.h5"
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_path(model_folder: str | Path, iteration: int) -> Path:
+    """Where the generator of the validation at ``iteration`` is kept (``TrainConfig.snapshots``)."""
+    return Path(model_folder) / CHECKPOINT_DIR / SNAPSHOTS / f"iter-{iteration:07d}.weights.h5"
+
+
+def snapshot_iterations(model_folder: str | Path) -> list[int]:
+    """The iterations whose generators a run kept, in order."""
+    folder = Path(model_folder) / CHECKPOINT_DIR / SNAPSHOTS
+    found = (p.name[len("iter-"):-len(".weights.h5")] for p in folder.glob("iter-*.weights.h5"))
+    return sorted(int(n) for n in found if n.isdigit())
 
 
 def has_checkpoint(model_folder: str | Path) -> bool:
@@ -46,19 +61,27 @@ def read_run(model_folder: str | Path) -> dict[str, Any]:
         raise DeepZError(f"cannot read {path} ({exc}); the checkpoint is incomplete, train into a new folder") from exc
 
 
-def export_best(model_folder: str | Path, out: str | Path) -> Path:
+def export_best(model_folder: str | Path, out: str | Path, iteration: int | None = None) -> Path:
     """Write the best generator so far of a (possibly still running) training run as a model folder.
 
     For judging a run before it ends: ``out`` gets the weights in ``checkpoint/best.weights.h5``
-    with the config the run started with (no training record, no validation metrics).
+    (or, given ``iteration``, the snapshot of that validation) with the config the run started with
+    (no training record, no validation metrics).
     """
     from deepz_fiji.model.config import ModelConfig
     from deepz_fiji.model.folder import save_model_folder
     from deepz_fiji.model.generator import generator_for
 
-    best = Path(model_folder) / CHECKPOINT_DIR / BEST_WEIGHTS
-    if not best.is_file():
-        raise DeepZError(f"{model_folder} has no {CHECKPOINT_DIR}/{BEST_WEIGHTS} yet; wait for its first validation")
+    if iteration is None:
+        best = Path(model_folder) / CHECKPOINT_DIR / BEST_WEIGHTS
+        if not best.is_file():
+            raise DeepZError(f"{model_folder} has no {CHECKPOINT_DIR}/{BEST_WEIGHTS} yet; "
+                             "wait for its first validation")
+    else:
+        best = snapshot_path(model_folder, iteration)
+        if not best.is_file():
+            kept = ", ".join(map(str, snapshot_iterations(model_folder))) or "none (train with --snapshots)"
+            raise DeepZError(f"{model_folder} kept no generator of iteration {iteration}; it kept: {kept}")
     config = ModelConfig.from_dict(read_run(model_folder)["model"])
     generator = generator_for(config)
     generator.load_weights(str(best))
@@ -115,6 +138,13 @@ class TrainingState:
         self.best_val_mae.assign(val_mae)
         self.best_iteration.assign(iteration)
         return True
+
+    def snapshot(self, iteration: int) -> Path:
+        """Keep the generator as it is at ``iteration``."""
+        path = snapshot_path(self.folder.parent, iteration)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_weights(self.generator, path)
+        return path
 
     def save(self, iteration: int, seconds: float) -> str:
         """Write a checkpoint of everything at ``iteration``."""

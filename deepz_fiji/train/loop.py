@@ -155,6 +155,8 @@ def train(
         # the same pairs with the sign of Δz flipped: well above val_mae only if the network knows up from down
         flipped = steps.validate(val[0], val[1], -val[2], batch=options.batch)
         improved = state.improve(val_mae, iteration)
+        if options.snapshots:
+            state.snapshot(iteration)
         history.record({**_means(sums), "iteration": iteration, "phase": phase, "val_mae": val_mae,
                         "val_mae_dz_flipped": flipped,
                         "best_val_mae": float(state.best_val_mae.numpy()), "time_s": round(elapsed(), 2)})
@@ -279,7 +281,7 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
 #: Options a resumed run may change (run length, schedule by hand, logging cadence); the
 #: others must stay as the run started.
 RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep", "max_seconds",
-                     "val_every_s", "lr_drop_at_s", "lr_drop_factor")
+                     "val_every_s", "lr_drop_at_s", "lr_drop_factor", "snapshots")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:

@@ -42,6 +42,9 @@ class TrainConfig:
       the other pairs weigh 1. 1 = the paper's unweighted loss.
     - ``val_every_s``: also validate (and checkpoint) when this many seconds passed since the last
       validation (for time-budgeted runs whose speed is not known in advance).
+    - ``snapshots``: also keep the generator of every validation
+      (``checkpoint/snapshots/iter-NNNNNNN.weights.h5``), so that a run's generators can be judged
+      by benchmarks, not only its best by validation MAE.
     """
 
     iterations: int = 1000
@@ -67,6 +70,7 @@ class TrainConfig:
     sharpen_weight: float = 1.0
     lr_drop_at_s: float | None = None
     lr_drop_factor: float = 0.25
+    snapshots: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -107,6 +111,8 @@ class TrainConfig:
                 raise bad(key, f"must be a positive integer or unset, got {value!r}")
         if self.total_iterations < 1:
             raise bad("iterations", "and warmup are both 0; train for at least one iteration")
+        if not isinstance(self.snapshots, bool):
+            raise bad("snapshots", f"must be true or false, got {self.snapshots!r}")
         if self.keep not in KEEP_CHOICES:
             raise bad("keep", f"must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         scale = self.intensity_scale
