@@ -216,3 +216,16 @@ def test_the_confocal_psf_is_narrower_axially_than_the_widefield_one(suite_data)
     assert conf[15].sum() == pytest.approx(1.0)
     # a wide-field plane keeps all its light out of focus; a confocal plane loses most of it
     assert wide[5].sum() == pytest.approx(1.0) and conf[5].sum() < 0.5
+
+
+def test_fit_benchmarks_oracle_filter_is_the_best_convolution():
+    """Nearly exact where the truth is a symmetric blur of the input; never worse than the input itself."""
+    from scipy import ndimage as ndi
+
+    oracle_filter = _load("fit").oracle_filter
+    rng = np.random.default_rng(3)
+    image = ndi.gaussian_filter(rng.poisson(50, (64, 64)).astype(float), 1.0) + 100
+    truth = ndi.gaussian_filter(image, 2.0, mode="wrap")
+    assert np.sqrt(np.mean((oracle_filter(image, truth) - truth) ** 2)) < 0.05 * np.std(truth - image)
+    other = ndi.gaussian_filter(rng.poisson(50, (64, 64)).astype(float), 1.0) + 120
+    assert np.sqrt(np.mean((oracle_filter(image, other) - other) ** 2)) < np.sqrt(np.mean((image - other) ** 2))
