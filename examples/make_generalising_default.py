@@ -27,7 +27,11 @@ SHARPEN (1; W: pairs refocusing towards their region's focal plane weigh W in th
 the model goes to ``model[-input]-sharpenW/``), VAL_EVERY (500: validation, checkpoint and a kept
 generator, ``--snapshots``, every so many iterations, so that the suite can judge each of them:
 ``generalization.py --checkpoint WORK_DIR/model… --iteration N``), TAG (appended to the model folder's
-name: another run of the same recipe, e.g. shorter or with another VAL_EVERY).
+name: another run of the same recipe, e.g. shorter or with another VAL_EVERY), INIT (the model to
+fine-tune from; default ``models/widefield-20x-0.75na``; the shipped default before this recipe's
+model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x -C /tmp/old``),
+SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 """
 
 from __future__ import annotations
@@ -93,13 +97,22 @@ def main(argv: list[str]) -> int:
               "--clean-targets", str(work / "truth"), "--val-fovs", "tissue-1", "tissue-2", "beads-1", "nuclei-1",
               "filaments-1", "--norm-reference", norm, "--overwrite")
     deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
-          "--init-from", str(REPO / "models" / "widefield-20x-0.75na"), "--preset", "small", "--iterations", "0",
+          "--init-from", os.environ.get("INIT", str(REPO / "models" / "widefield-20x-0.75na")), "--preset", "small", "--iterations", "0",
           "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
           "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
           "--sharpen-weight", f"{sharpen:g}", "--snapshots",
           "--description",
           "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
           "(examples/make_generalising_default.py)")
+    if os.environ.get("SHIP"):
+        from deepz_fiji.train.checkpoint import export_snapshot
+
+        iteration = int(os.environ["SHIP"])
+        shipped = export_snapshot(model, iteration, REPO / "models" / "widefield-20x-0.75na",
+                                  f"the run's generator of iteration {iteration}: most rows harmless and won of its "
+                                  "generators on the independent suite's selection split "
+                                  "(benchmarks/results/default-candidate.md)")
+        print(f"shipped {shipped} (iteration {iteration} of {model})", flush=True)
     return 0
 
 

@@ -13,7 +13,12 @@ tf = pytest.importorskip("tensorflow")
 from deepz_fiji.errors import DeepZError  # noqa: E402
 from deepz_fiji.model import load_model  # noqa: E402
 from deepz_fiji.train import TrainConfig, train, write_toy_dataset  # noqa: E402
-from deepz_fiji.train.checkpoint import export_best, has_checkpoint, snapshot_iterations  # noqa: E402
+from deepz_fiji.train.checkpoint import (  # noqa: E402
+    export_best,
+    export_snapshot,
+    has_checkpoint,
+    snapshot_iterations,
+)
 
 #: A short run that learns the toy task: MAE warm-up at a raised learning rate, then a few GAN
 #: iterations (paper losses), validating every 25 iterations.
@@ -165,10 +170,21 @@ def test_snapshots_keep_every_validated_generator_for_export(dataset, tmp_path):
         for a, b in zip(exported.keras_generator().get_weights(), seen[iteration], strict=True):
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(seen[4][0], seen[8][0])  # so the two exports are really different generators
+    shipped = export_snapshot(tmp_path / "run", 8, tmp_path / "shipped", "chosen by a benchmark")
+    for a, b in zip(load_model(shipped).keras_generator().get_weights(), seen[8], strict=True):
+        np.testing.assert_array_equal(a, b)
+    validation = json.loads((shipped / "config.json").read_text())["validation"]
+    row = next(r for r in _log(tmp_path / "run") if r["iteration"] == "8")
+    assert validation["val_mae"] == pytest.approx(float(row["val_mae"]))
+    assert (validation["kept"], validation["kept_because"]) == ("iteration 8", "chosen by a benchmark")
+    assert json.loads((shipped / "config.json").read_text())["training"]["iterations"] == 12
+    assert (shipped / "training_log.csv").read_text() == (tmp_path / "run" / "training_log.csv").read_text()
     with pytest.raises(DeepZError, match="no generator of iteration 6; it kept: 0, 4, 8, 12"):
         export_best(tmp_path / "run", tmp_path / "x", 6)
     with pytest.raises(DeepZError, match="train with --snapshots"):
         export_best(tmp_path / "run-without", tmp_path / "y", 4)
+    with pytest.raises(DeepZError, match="has not finished"):
+        export_snapshot(tmp_path / "run-without", 4, tmp_path / "z", "")
     with pytest.raises(DeepZError, match="'snapshots' must be true or false"):
         TrainConfig(snapshots="yes")
 

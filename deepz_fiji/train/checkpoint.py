@@ -88,6 +88,46 @@ def export_best(model_folder: str | Path, out: str | Path, iteration: int | None
     return save_model_folder(out, generator, config)
 
 
+def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, reason: str) -> Path:
+    """A finished run's model folder, with the generator it kept at ``iteration`` instead of its best.
+
+    For shipping the generator a benchmark chose: ``config.json`` keeps the run's training record;
+    its validation block gets that generator's figures from the run's log (same pairs), ``kept``
+    becomes ``"iteration N"`` and ``kept_because`` records ``reason``. The log and curves are copied.
+    """
+    import csv
+    import shutil
+
+    from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.model.folder import CONFIG_FILE, save_model_folder
+    from deepz_fiji.model.generator import generator_for
+    from deepz_fiji.train.log import CURVES_FILE, LOG_FILE
+
+    run = Path(model_folder)
+    if not (run / CONFIG_FILE).is_file():
+        raise DeepZError(f"{run} has no {CONFIG_FILE}: the run has not finished; let it finish (or judge its "
+                         "generators with export_best) before shipping one")
+    weights = snapshot_path(run, iteration)
+    if not weights.is_file():
+        kept = ", ".join(map(str, snapshot_iterations(run))) or "none (train with --snapshots)"
+        raise DeepZError(f"{run} kept no generator of iteration {iteration}; it kept: {kept}")
+    with open(run / LOG_FILE, newline="", encoding="utf-8") as fh:
+        row = next((r for r in csv.DictReader(fh) if r["iteration"] == str(iteration) and r["val_mae"]), None)
+    if row is None:
+        raise DeepZError(f"{run / LOG_FILE} has no validation at iteration {iteration}")
+    config = ModelConfig.load(run / CONFIG_FILE)
+    config.validation = {**config.validation, "val_mae": float(row["val_mae"]),
+                         "val_mae_dz_flipped": float(row["val_mae_dz_flipped"]),
+                         "kept": f"iteration {iteration}", "kept_because": reason}
+    generator = generator_for(config)
+    generator.load_weights(str(weights))
+    out = save_model_folder(out, generator, config)
+    for name in (LOG_FILE, CURVES_FILE):
+        if (run / name).is_file():
+            shutil.copyfile(run / name, out / name)
+    return out
+
+
 class TrainingState:
     """Networks, optimizers and counters of a run, saved and restored together."""
 
