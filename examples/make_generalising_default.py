@@ -46,6 +46,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SEED0 = 40000  # the shipped models' stacks use seeds 1000-1100; the suite uses its own generators
 KINDS = ("beads", "plane-beads", "nuclei", "filaments")
+DEFAULT = REPO / "models" / "widefield-20x-0.75na"
+DESCRIPTION = ("Deep-Z, 20x/0.75 NA air, emission 584 nm, 0.325 um pixels; stages 1-3 on simulated beads, beads on "
+               "planes, C. elegans-like nuclei and filaments (examples/make_default_model.sh), stage 4 on dense tissue "
+               "and randomised optics (examples/make_generalising_default.py)")
 
 
 def simulate_fields(work: Path, tissue: int, others: int, size: int) -> None:
@@ -80,6 +84,37 @@ def deepz(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "deepz_fiji", *args], check=True, cwd=REPO)
 
 
+def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
+    deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
+          "--init-from", os.environ.get("INIT", str(DEFAULT)), "--preset", "small", "--iterations", "0",
+          "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
+          "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
+          "--sharpen-weight", f"{sharpen:g}", "--snapshots",
+          "--description",
+          "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
+          "(examples/make_generalising_default.py)")
+
+
+def ship(model: Path, iteration: int) -> None:
+    """The run's generator of ``iteration`` becomes the default; the one it was fine-tuned from is
+    chained in its training record (``init_from_training``), as the earlier stages are."""
+    from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.train.checkpoint import export_snapshot
+
+    source = ModelConfig.load(Path(os.environ.get("INIT", str(DEFAULT))) / "config.json")
+    export_snapshot(model, iteration, DEFAULT,
+                    f"the run's generator of iteration {iteration}: most rows harmless (and more won than the "
+                    "default before it) of its generators on the independent suite's selection split "
+                    "(benchmarks/results/default-candidate.md)")
+    config = ModelConfig.load(DEFAULT / "config.json")
+    config.description = DESCRIPTION
+    config.training = {**config.training, "init_from": "models/widefield-20x-0.75na (stage 3, see init_from_training)",
+                       "init_from_training": {"note": "stage 3 of examples/make_default_model.sh: the default "
+                                              "this stage was fine-tuned from", **source.training}}
+    config.save(DEFAULT / "config.json")
+    print(f"shipped {DEFAULT} (iteration {iteration} of {model})", flush=True)
+
+
 def main(argv: list[str]) -> int:
     work = Path(argv[0] if argv else "~/deepz-runs/default-v2").expanduser().resolve()
     tissue, others = int(os.environ.get("TISSUE", 24)), int(os.environ.get("OTHERS", 4))
@@ -96,23 +131,10 @@ def main(argv: list[str]) -> int:
               "--max-dz", "10", "--targets", "3", "--focus-target", "--seed", "0", "--no-stackreg",
               "--clean-targets", str(work / "truth"), "--val-fovs", "tissue-1", "tissue-2", "beads-1", "nuclei-1",
               "filaments-1", "--norm-reference", norm, "--overwrite")
-    deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
-          "--init-from", os.environ.get("INIT", str(REPO / "models" / "widefield-20x-0.75na")), "--preset", "small", "--iterations", "0",
-          "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
-          "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
-          "--sharpen-weight", f"{sharpen:g}", "--snapshots",
-          "--description",
-          "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
-          "(examples/make_generalising_default.py)")
+    if not (os.environ.get("SHIP") and (model / "config.json").is_file()):  # shipping a finished run: no resume
+        train(dataset, model, iterations, sharpen)
     if os.environ.get("SHIP"):
-        from deepz_fiji.train.checkpoint import export_snapshot
-
-        iteration = int(os.environ["SHIP"])
-        shipped = export_snapshot(model, iteration, REPO / "models" / "widefield-20x-0.75na",
-                                  f"the run's generator of iteration {iteration}: most rows harmless and won of its "
-                                  "generators on the independent suite's selection split "
-                                  "(benchmarks/results/default-candidate.md)")
-        print(f"shipped {shipped} (iteration {iteration} of {model})", flush=True)
+        ship(model, int(os.environ["SHIP"]))
     return 0
 
 
