@@ -30,7 +30,7 @@ generator, ``--snapshots``, every so many iterations, so that the suite can judg
 name: another run of the same recipe, e.g. shorter or with another VAL_EVERY), INIT (the model to
 fine-tune from; default ``models/widefield-20x-0.75na``; the shipped default before this recipe's
 model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x -C /tmp/old``),
-SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+LR (1e-4), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 """
 
@@ -87,7 +87,8 @@ def deepz(*args: str) -> None:
 def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
     deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
           "--init-from", os.environ.get("INIT", str(DEFAULT)), "--preset", "small", "--iterations", "0",
-          "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"), "--lr-g", "1e-4",
+          "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"),
+          "--lr-g", os.environ.get("LR", "1e-4"),
           "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
           "--sharpen-weight", f"{sharpen:g}", "--snapshots",
           "--description",
