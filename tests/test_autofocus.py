@@ -13,6 +13,7 @@ from deepz_fiji.activity.autofocus import (
     estimate_focus,
     focus_map,
     peak_position,
+    peak_width,
     sharpness,
     track_focus,
 )
@@ -106,6 +107,14 @@ def test_peak_position_interpolates_between_planes():
     assert peak_position(z, -((z - 0.37) ** 2))[0] == pytest.approx(0.37)
     assert peak_position(z, -((z - 5.0) ** 2)) == (3.0, True)
     assert peak_position(z, np.exp(-((z + 1.1) ** 2)), fit_points=3)[0] == pytest.approx(-1.1, abs=0.1)
+
+
+def test_peak_width_is_the_run_above_half_height_around_the_maximum():
+    z = np.arange(-5.0, 5.5, 0.5)
+    assert peak_width(z, np.exp(-0.5 * (z / 1.0) ** 2)) == pytest.approx(2.0)  # FWHM 2.35 µm on a 0.5 µm grid
+    plateau = np.where(np.abs(z - 1) <= 3, 1.0, 0.1)
+    plateau[np.abs(z + 4) < 0.1] = 0.9  # a second bump beyond a gap is not counted
+    assert peak_width(z, plateau) == pytest.approx(6.0)
 
 
 def test_sharpness_is_scale_invariant_and_drops_with_blur():

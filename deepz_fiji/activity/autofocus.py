@@ -66,6 +66,20 @@ def peak_position(z_um: np.ndarray, values: np.ndarray, fit_points: int = FIT_PO
     return float(np.clip(-b / (2 * a), z[lo], z[hi - 1])), at_edge
 
 
+def peak_width(z_um: np.ndarray, values: np.ndarray) -> float:
+    """Width (µm) of the run of planes around the maximum of ``values`` at or above half its height
+    over the curve's minimum."""
+    v = np.asarray(values, dtype=np.float64)
+    best = int(np.nanargmax(v))
+    half = v.min() + 0.5 * (v[best] - v.min())
+    lo, hi = best, best
+    while lo > 0 and v[lo - 1] >= half:
+        lo -= 1
+    while hi < len(v) - 1 and v[hi + 1] >= half:
+        hi += 1
+    return float(z_um[hi] - z_um[lo])
+
+
 def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
     edges = np.linspace(0, n, parts + 1).round().astype(int)
     return [(int(edges[i]), int(edges[i + 1])) for i in range(parts)]
@@ -73,13 +87,17 @@ def _blocks(n: int, parts: int) -> list[tuple[int, int]]:
 
 @dataclass
 class FocusResult:
-    """In-focus Δz per region (R, C), the planes' Δz, the sharpness curves (R, C, Z)."""
+    """In-focus Δz per region (R, C), the planes' Δz, the sharpness curves (R, C, Z), and per
+    region whether the sharpest plane is at the range's end and the sharpness peak's width (µm,
+    :func:`peak_width`; a thick sample is sharp over more of its depth, but on its own the width
+    does not tell thick samples from thin ones: benchmarks/autofocus_dense.py)."""
 
     dz_um: np.ndarray
     z_um: np.ndarray
     curves: np.ndarray
     at_edge: np.ndarray
     shape: tuple[int, int]
+    width_um: np.ndarray
 
     def height_map(self) -> np.ndarray:
         """The (Y, X) height map (µm): bilinear between region centres, linear beyond them."""
@@ -114,15 +132,17 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
     if len(z) < 3:
         raise DeepZError("autofocus needs at least 3 planes; widen the z range or use a smaller step")
     curves = np.empty((rows, cols, len(z)))
-    dz, edge = np.empty((rows, cols)), np.zeros((rows, cols), bool)
+    dz, edge, width = np.empty((rows, cols)), np.zeros((rows, cols), bool), np.empty((rows, cols))
     for r, (y0, y1) in enumerate(_blocks(stack.shape[1], rows)):
         for c, (x0, x1) in enumerate(_blocks(stack.shape[2], cols)):
             curves[r, c] = [sharpness(plane[y0:y1, x0:x1], method) for plane in stack]
             dz[r, c], edge[r, c] = peak_position(z, curves[r, c])
+            width[r, c] = peak_width(z, curves[r, c])
+    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width)
     if edge.any() and warn:
         log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
                     "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
-    return FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]))
+    return result
 
 
 def _check_regions(regions: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
