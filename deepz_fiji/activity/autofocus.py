@@ -138,11 +138,10 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
             curves[r, c] = [sharpness(plane[y0:y1, x0:x1], method) for plane in stack]
             dz[r, c], edge[r, c] = peak_position(z, curves[r, c])
             width[r, c] = peak_width(z, curves[r, c])
-    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width)
     if edge.any() and warn:
         log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
                     "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
-    return result
+    return FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width)
 
 
 def _check_regions(regions: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:

@@ -47,6 +47,25 @@ def snapshot_iterations(model_folder: str | Path) -> list[int]:
     return sorted(int(n) for n in found if n.isdigit())
 
 
+def _kept_snapshot(model_folder: str | Path, iteration: int) -> Path:
+    """The weights a run kept at ``iteration``; a missing one names those it did keep."""
+    path = snapshot_path(model_folder, iteration)
+    if not path.is_file():
+        kept = ", ".join(map(str, snapshot_iterations(model_folder))) or "none (train with --snapshots)"
+        raise DeepZError(f"{model_folder} kept no generator of iteration {iteration}; it kept: {kept}")
+    return path
+
+
+def _save_generator(config: Any, weights: Path, out: str | Path) -> Path:
+    """A model folder at ``out`` with ``config``'s network holding ``weights``."""
+    from deepz_fiji.model.folder import save_model_folder
+    from deepz_fiji.model.generator import generator_for
+
+    generator = generator_for(config)
+    generator.load_weights(str(weights))
+    return save_model_folder(out, generator, config)
+
+
 def has_checkpoint(model_folder: str | Path) -> bool:
     """True when ``model_folder/checkpoint`` holds a training checkpoint."""
     return tf.train.latest_checkpoint(str(Path(model_folder) / CHECKPOINT_DIR)) is not None
@@ -69,23 +88,15 @@ def export_best(model_folder: str | Path, out: str | Path, iteration: int | None
     (no training record, no validation metrics).
     """
     from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.model.folder import save_model_folder
-    from deepz_fiji.model.generator import generator_for
 
     if iteration is None:
-        best = Path(model_folder) / CHECKPOINT_DIR / BEST_WEIGHTS
-        if not best.is_file():
+        weights = Path(model_folder) / CHECKPOINT_DIR / BEST_WEIGHTS
+        if not weights.is_file():
             raise DeepZError(f"{model_folder} has no {CHECKPOINT_DIR}/{BEST_WEIGHTS} yet; "
                              "wait for its first validation")
     else:
-        best = snapshot_path(model_folder, iteration)
-        if not best.is_file():
-            kept = ", ".join(map(str, snapshot_iterations(model_folder))) or "none (train with --snapshots)"
-            raise DeepZError(f"{model_folder} kept no generator of iteration {iteration}; it kept: {kept}")
-    config = ModelConfig.from_dict(read_run(model_folder)["model"])
-    generator = generator_for(config)
-    generator.load_weights(str(best))
-    return save_model_folder(out, generator, config)
+        weights = _kept_snapshot(model_folder, iteration)
+    return _save_generator(ModelConfig.from_dict(read_run(model_folder)["model"]), weights, out)
 
 
 def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, reason: str) -> Path:
@@ -99,18 +110,14 @@ def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, r
     import shutil
 
     from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.model.folder import CONFIG_FILE, save_model_folder
-    from deepz_fiji.model.generator import generator_for
+    from deepz_fiji.model.folder import CONFIG_FILE
     from deepz_fiji.train.log import CURVES_FILE, LOG_FILE
 
     run = Path(model_folder)
     if not (run / CONFIG_FILE).is_file():
         raise DeepZError(f"{run} has no {CONFIG_FILE}: the run has not finished; let it finish (or judge its "
                          "generators with export_best) before shipping one")
-    weights = snapshot_path(run, iteration)
-    if not weights.is_file():
-        kept = ", ".join(map(str, snapshot_iterations(run))) or "none (train with --snapshots)"
-        raise DeepZError(f"{run} kept no generator of iteration {iteration}; it kept: {kept}")
+    weights = _kept_snapshot(run, iteration)
     with open(run / LOG_FILE, newline="", encoding="utf-8") as fh:
         row = next((r for r in csv.DictReader(fh) if r["iteration"] == str(iteration) and r["val_mae"]), None)
     if row is None:
@@ -119,9 +126,7 @@ def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, r
     config.validation = {**config.validation, "val_mae": float(row["val_mae"]),
                          "val_mae_dz_flipped": float(row["val_mae_dz_flipped"]),
                          "kept": f"iteration {iteration}", "kept_because": reason}
-    generator = generator_for(config)
-    generator.load_weights(str(weights))
-    out = save_model_folder(out, generator, config)
+    out = _save_generator(config, weights, out)
     for name in (LOG_FILE, CURVES_FILE):
         if (run / name).is_file():
             shutil.copyfile(run / name, out / name)
