@@ -15,7 +15,7 @@ continues an interrupted run. What it changes against ``examples/make_default_mo
   emitter depth 0–30 µm, NA ± 0.05, emission ± 20 nm, coverslip 160–185 µm, sample index
   1.33–1.40) and the photon count (×0.5–2);
 - sharpening: every input is also paired with its focal plane (``--focus-target``);
-- transfer: training starts from the shipped default (``--init-from``), MAE only.
+- transfer: training starts from the shipped default (``--init-from``), MAE only unless GAN is set.
 
 Judge the model only with ``python benchmarks/generalization.py --checkpoint WORK_DIR/model
 --split selection`` (the best generator so far, while it trains; never the test split until it
@@ -30,7 +30,8 @@ generator, ``--snapshots``, every so many iterations, so that the suite can judg
 name: another run of the same recipe, e.g. shorter or with another VAL_EVERY), INIT (the model to
 fine-tune from; default ``models/widefield-20x-0.75na``; the shipped default before this recipe's
 model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x -C /tmp/old``),
-LR (1e-4), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS of MAE-only warm-up;
+``ITERATIONS=0 GAN=N`` fine-tunes INIT adversarially), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 """
 
@@ -86,8 +87,8 @@ def deepz(*args: str) -> None:
 
 def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
     deepz("train", str(dataset), "--out", str(model), "--name", "widefield-20x-0.75na",
-          "--init-from", os.environ.get("INIT", str(DEFAULT)), "--preset", "small", "--iterations", "0",
-          "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"),
+          "--init-from", os.environ.get("INIT", str(DEFAULT)), "--preset", "small",
+          "--iterations", os.environ.get("GAN", "0"), "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"),
           "--lr-g", os.environ.get("LR", "1e-4"),
           "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
           "--sharpen-weight", f"{sharpen:g}", "--snapshots",

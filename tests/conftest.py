@@ -25,7 +25,7 @@ def ij_jvm():
         pytest.skip("no Java runtime found")
     import scyjava
 
-    from deepz_fiji.fiji.java import start_imagej
+    from deepz_fiji.fiji.host import start_imagej
 
     start_imagej(headless=True, ij_jar=IJ_JAR)
     return scyjava

@@ -71,7 +71,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if reader == "bioformats" and args.fiji is None:
         raise DeepZError("--reader bioformats needs Fiji: give --fiji DIR")
     if reader != "tifffile":
-        from deepz_fiji.fiji.java import start_imagej
+        from deepz_fiji.fiji.host import start_imagej
 
         start_imagej(fiji_dir=args.fiji if reader == "bioformats" else None)
     bar = tqdm(desc="deepz batch", unit="image", disable=True if args.no_progress else None)

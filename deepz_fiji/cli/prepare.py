@@ -145,7 +145,7 @@ def choose_preprocessor(mode: str, fiji_dir: Path | None):
                              "or set DEEPZ_FIJI_DIR")
         return None
     try:
-        from deepz_fiji.fiji.java import start_imagej
+        from deepz_fiji.fiji.host import start_imagej
         from deepz_fiji.fiji.preprocess import fiji_preprocessor
 
         return fiji_preprocessor(start_imagej(fiji_dir=fiji_dir))

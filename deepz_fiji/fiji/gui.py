@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from deepz_fiji.errors import DeepZError
-from deepz_fiji.fiji.java import ImageJHost, start_imagej
+from deepz_fiji.fiji.host import start_imagej
+from deepz_fiji.fiji.java import ImageJHost
 from deepz_fiji.fiji.scripts import parse_script
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import numpy as np
 
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.fiji import convert
-from deepz_fiji.fiji.java import ImageJHost, running_host
+from deepz_fiji.fiji.host import running_host
+from deepz_fiji.fiji.java import ImageJHost
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def fiji_preprocessor(ij: Any = None) -> FijiPreprocessor:
         return FijiPreprocessor(ij)
     host = running_host()
     if host is None:
-        from deepz_fiji.fiji.java import start_imagej
+        from deepz_fiji.fiji.host import start_imagej
 
         host = start_imagej()
     if ij is not None and host.gateway is None:

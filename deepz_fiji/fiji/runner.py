@@ -16,7 +16,8 @@ from typing import Any
 
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.fiji import convert
-from deepz_fiji.fiji.java import ImageJHost, running_host, start_imagej
+from deepz_fiji.fiji.host import running_host, start_imagej
+from deepz_fiji.fiji.java import ImageJHost
 from deepz_fiji.fiji.scripts import ScriptSpec, bind_inputs, parse_script, run_script
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ def imagej_host():
     reason = java_skip_reason()
     if reason:
         pytest.skip(reason)
-    from deepz_fiji.fiji.java import start_imagej
+    from deepz_fiji.fiji.host import start_imagej
 
     return start_imagej(headless=True)
 

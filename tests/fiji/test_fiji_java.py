@@ -55,10 +55,10 @@ OFFLINE_PROBE = textwrap.dedent("""\
     import scyjava
     import imagej  # noqa: F401 - adds the imglyb endpoint, as in any PyImageJ session
     from deepz_fiji.errors import DeepZError
-    from deepz_fiji.fiji import java
+    from deepz_fiji.fiji import host, java
     result = {"endpoints_after_import": list(scyjava.config.endpoints), "fetch_default": scyjava.config.get_fetch_java()}
     try:
-        java.start_imagej(fiji_dir=sys.argv[1])
+        host.start_imagej(fiji_dir=sys.argv[1])
         result["started"] = True
     except DeepZError as exc:
         result["error"] = str(exc)
@@ -134,8 +134,8 @@ def test_real_fiji_starts_offline_and_runs_a_script(tmp_path, fiji_test_env):
     script.write_text(textwrap.dedent("""\
         import json, sys
         import numpy as np
-        from deepz_fiji.fiji import convert, java
-        host = java.start_imagej(fiji_dir=sys.argv[1])
+        from deepz_fiji.fiji import convert, host
+        host = host.start_imagej(fiji_dir=sys.argv[1])
         imp = convert.numpy_to_imageplus(np.arange(12, dtype=np.float32).reshape(3, 4), title="t")
         back = convert.imageplus_to_numpy(imp)
         print(json.dumps({"kind": host.kind, "version": host.version, "legacy": bool(host.gateway.legacy.isActive()),
@@ -147,3 +147,11 @@ def test_real_fiji_starts_offline_and_runs_a_script(tmp_path, fiji_test_env):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["kind"] == "fiji" and result["legacy"] and result["same"]
+
+
+def test_package_exports_the_readme_names_without_starting_java():
+    code = ("import sys; from deepz_fiji.fiji import start_imagej, running_host, imageplus_to_numpy, "
+            "numpy_to_imageplus; print(callable(start_imagej) and callable(imageplus_to_numpy), "
+            "'jpype' in sys.modules, 'scyjava' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
