@@ -272,3 +272,34 @@ def test_time_budget_stops_and_exports_and_the_learning_rate_drops(dataset, tmp_
     assert record["iterations"] == result.iteration  # the iteration the budget ran out at
     moved = max(float(np.abs(a - b).max()) for a, b in zip(weights[0], weights[result.iteration], strict=True))
     assert moved < 1e-6  # at 1e-4 × 1e-8 nothing moves; at 1e-4 every step would move weights by ~1e-4
+
+
+@pytest.mark.slow
+def test_physics_inputs_start_from_a_model_without_them_and_refocus(trained, dataset, tmp_path):
+    from deepz_fiji.refocus import refocus_plane, refocus_surface
+
+    source = load_model(trained[0])
+    start = {}
+
+    def capture(kind, info):
+        if kind == "validation" and info["iteration"] == 0:
+            start["generator"] = info["generator"]
+            start["out"] = info["generator"](probe3).numpy()
+
+    rng = np.random.default_rng(0)
+    probe = rng.random((1, 32, 32, 2)).astype(np.float32)
+    probe3 = np.concatenate([probe, rng.random((1, 32, 32, 1)).astype(np.float32)], -1)
+    result = train(dataset, tmp_path / "physics", preset="tiny", init_from=trained[0], on_event=capture,
+                   options=TrainConfig(warmup=2, iterations=0, batch=4, val_every=1),
+                   model_fields={"physics_inputs": ["blur"]})
+    np.testing.assert_allclose(start["out"], source.predict(probe), atol=1e-5)  # zero weights: same function
+    model = load_model(result.path)
+    assert model.config.physics_inputs == ["blur"] and model.config.input_channels == 3
+    with pytest.raises(DeepZError, match=r"\(N, H, W, 3\) = \(image, DPM/scale, blur\)"):
+        model.predict(probe)
+    image = rng.random((40, 56)).astype(np.float32) * 100
+    plane = refocus_plane(image, 2.0, model)
+    tilted = refocus_surface(image, np.linspace(-2, 2, 56)[None, :].repeat(40, 0), model)
+    assert plane.shape == tilted.shape == image.shape and np.isfinite(tilted).all()
+    with pytest.raises(DeepZError, match="physics inputs"):
+        train(dataset, tmp_path / "back", preset="tiny", init_from=result.path, options=QUICK)

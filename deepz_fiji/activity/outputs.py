@@ -75,7 +75,7 @@ def summary(result: ActivityResult, files: dict[str, Path]) -> dict:
 
 def write_outputs(result: ActivityResult, out_dir: Path) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``; returns {kind: path}."""
-    from deepz_fiji.activity import figures
+    import deepz_fiji.activity.figures as figures
 
     out_dir = Path(out_dir)
     step = float(result.z_um[1] - result.z_um[0]) if len(result.z_um) > 1 else None

@@ -10,13 +10,16 @@ import sys
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
                 "augment", "keep", "sharpen_weight", "snapshots")
-_MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "na", "wavelength_um", "immersion_index", "modality", "description")
+_MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "physics_inputs", "na", "wavelength_um", "immersion_index", "modality",
+               "description")
 
 #: ``deepz_fiji.cli.main`` imports TensorFlow quietly before this module's commands run.
 USES_TENSORFLOW = True
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from deepz_fiji.model.config import PHYSICS_INPUTS
+
     p = subparsers.add_parser(
         "train", help="train a Deep-Z generator (LS-GAN) on a dataset made by 'deepz prepare'",
         description="Train a Deep-Z generator on a dataset folder and write a model folder "
@@ -36,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     arch.add_argument("--dpm-scale-um", type=float, default=None,
                       help="µm per unit of the DPM channel (default 10, the paper's; about the largest |Δz| "
                            "keeps that channel near ±1 for short ranges; --init-from keeps the source model's)")
+    arch.add_argument("--physics-inputs", nargs="+", choices=PHYSICS_INPUTS, default=None, metavar="NAME",
+                      help="input channels computed from the image and the optics, after the DPM: 'blur' (the "
+                           "image convolved with the nominal PSF at Δz); with --init-from a model without them, "
+                           "they start with zero weights")
     arch.add_argument("--init-from", default=None, metavar="MODEL",
                       help="start from this model's generator weights (name or folder; same depth and width, "
                            "or a smaller width: the network is widened without changing its output)")

@@ -69,3 +69,38 @@ def physics_blur(image: np.ndarray, psf: np.ndarray) -> np.ndarray:
         hy, hx = psf.shape[0] // 2, psf.shape[1] // 2
     padded = np.pad(image, ((hy, hy), (hx, hx)), mode="symmetric")
     return signal.fftconvolve(padded, psf, mode="valid").astype(np.float32)
+
+
+def blur_channel(image: np.ndarray, dz_um: Any, config: Any) -> np.ndarray:
+    """``image`` (Y, X) blurred by ``config``'s nominal PSF at ``dz_um``: a number, or a DPM (Y, X) in µm.
+
+    For a DPM the image is blurred at the z-step grid values spanning it and each pixel takes the
+    linear interpolation between the two grid planes around its Δz (exact where the DPM is uniform
+    on a grid value). The generator's ``blur`` physics input; float32.
+    """
+    dz = np.asarray(dz_um, dtype=np.float64)
+    if dz.ndim == 0:
+        return physics_blur(image, nominal_psf_plane(config, float(dz)))
+    if dz.shape != np.shape(image):
+        raise DeepZError(f"the DPM has shape {dz.shape} but the image {np.shape(image)}; give one Δz per pixel")
+    lo, hi = float(dz.min()), float(dz.max())
+    if hi - lo < 1e-6:
+        return physics_blur(image, nominal_psf_plane(config, lo))
+    step = float(config.z_step_um)
+    grid = np.arange(np.floor(lo / step), np.ceil(hi / step) + 1) * step
+    position = np.clip((dz - grid[0]) / step, 0, len(grid) - 1)
+    below = np.minimum(np.floor(position).astype(int), len(grid) - 2)
+    frac = (position - below).astype(np.float32)
+    out = np.zeros(dz.shape, np.float32)
+    for i, z in enumerate(grid):
+        weight = np.where(below == i, 1 - frac, 0) + np.where(below == i - 1, frac, 0)
+        if weight.any():
+            out += weight.astype(np.float32) * physics_blur(image, nominal_psf_plane(config, float(z)))
+    return out
+
+
+def physics_channels(image: np.ndarray, dz_um: Any, config: Any) -> list[np.ndarray]:
+    """The generator's physics input channels for a normalised ``image`` at ``dz_um``, in the
+    order of ``config.physics_inputs`` (empty for a model without them)."""
+    builders = {"blur": blur_channel}
+    return [builders[name](image, dz_um, config) for name in getattr(config, "physics_inputs", [])]

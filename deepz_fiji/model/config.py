@@ -38,6 +38,10 @@ REQUIRED_KEYS = ("name", "width", "depth", "dpm_scale_um", "dz_min_um", "dz_max_
 #: triangle threshold) equals the input's; ``none``: as the network gives it. Outputs of
 #: widefield→confocal models are left as they are.
 OUTPUT_LEVELS = ("flux", "background", "none")
+#: Input channels a generator may get after the DPM (``physics_inputs``), computed from the input
+#: and the config's optics: ``blur``, the normalised image convolved with the nominal wide-field PSF
+#: at Δz (:func:`deepz_fiji.evaluate.baselines.blur_channel`), the physics blur baseline itself.
+PHYSICS_INPUTS = ("blur",)
 #: Bumped when the folder layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 
@@ -90,6 +94,7 @@ class ModelConfig:
     validation: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     receptive_field_px: int | None = None
+    physics_inputs: list = field(default_factory=list)
     description: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -120,9 +125,14 @@ class ModelConfig:
         """Generator channel counts for this width and depth."""
         return generator_widths(self.width, self.depth)
 
+    @property
+    def input_channels(self) -> int:
+        """Channels of the generator's input: image, DPM, then the physics inputs."""
+        return 2 + len(self.physics_inputs)
+
     def same_architecture(self, other: ModelConfig) -> bool:
         """True when both configs build generators with identical weight shapes."""
-        return self.widths == other.widths
+        return self.widths == other.widths and self.physics_inputs == other.physics_inputs
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -172,6 +182,10 @@ class ModelConfig:
             or self.receptive_field_px < 1
         ):
             raise bad("receptive_field_px", f"must be null or a positive integer, got {self.receptive_field_px!r}")
+        if not isinstance(self.physics_inputs, list) or any(p not in PHYSICS_INPUTS for p in self.physics_inputs) \
+                or len(set(self.physics_inputs)) != len(self.physics_inputs):
+            raise bad("physics_inputs", f"must be a list of distinct entries of {', '.join(PHYSICS_INPUTS)}, "
+                      f"got {self.physics_inputs!r}")
         if self.format_version > FORMAT_VERSION:
             raise bad("format_version", f"is {self.format_version} but this deepz-fiji reads up to "
                       f"{FORMAT_VERSION}; upgrade deepz-fiji")

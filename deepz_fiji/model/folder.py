@@ -4,7 +4,8 @@ A model folder holds
 
 - ``saved_model/`` — the generator as a TensorFlow SavedModel; plain
   ``tf.saved_model.load(folder / 'saved_model').signatures['serving_default']`` works. Its
-  input ``input`` is float32 ``[N, H, W, 2]`` (normalised image, Δz / dpm_scale_um) with H and W
+  input ``input`` is float32 ``[N, H, W, 2]`` (normalised image, Δz / dpm_scale_um; then one channel
+  per ``config.physics_inputs`` entry, see :mod:`deepz_fiji.model.generator`) with H and W
   multiples of ``config.size_multiple``; its output ``output`` is float32 ``[N, H, W, 1]``.
 - ``config.json`` — :class:`ModelConfig` (written last: a folder without it is unfinished).
 - ``generator.weights.h5`` — the same weights for Keras (transfer learning, checks).
@@ -109,7 +110,9 @@ def export_saved_model(generator: Any, folder: str | os.PathLike) -> Path:
     archive = keras.export.ExportArchive()
     archive.track(generator)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 2], tf.float32, name="input")])
+    channels = int(generator.input_shape[-1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name="input")])
     def serve(input):  # noqa: A002 - the argument name is the signature's input key
         return {"output": generator(input, training=False)}
 
@@ -161,7 +164,7 @@ def save_model_folder(folder: str | os.PathLike, generator: Any, config: ModelCo
         def predict(x: np.ndarray) -> np.ndarray:
             return generator(x, training=False).numpy()
 
-        config.receptive_field_px = measure_receptive_field(predict, config.depth)
+        config.receptive_field_px = measure_receptive_field(predict, config.depth, channels=config.input_channels)
     config.save(folder / CONFIG_FILE)
     log.info("wrote model folder %s", folder)
     return folder
@@ -190,15 +193,19 @@ class DeepZModel:
         return self.config.name
 
     def predict(self, x: np.ndarray, *, batch_size: int = 4) -> np.ndarray:
-        """Run the generator on ``x`` float32 (N, H, W, 2) of any H, W; returns (N, H, W, 1).
+        """Run the generator on ``x`` float32 (N, H, W, C) of any H, W; returns (N, H, W, 1).
+
+        C is ``config.input_channels``: 2 (image, DPM / scale), then the physics inputs if any.
 
         H and W are padded to ``config.size_multiple`` by edge replication and cropped back.
         """
         from deepz_fiji.io import check_finite
 
         x = np.asarray(x)
-        if x.ndim != 4 or x.shape[-1] != 2:
-            raise DeepZError(f"model input must have shape (N, H, W, 2) = (image, DPM/scale), got {x.shape}")
+        channels = self.config.input_channels
+        if x.ndim != 4 or x.shape[-1] != channels:
+            names = ", ".join(["image", "DPM/scale", *self.config.physics_inputs])
+            raise DeepZError(f"model input must have shape (N, H, W, {channels}) = ({names}), got {x.shape}")
         if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
             raise DeepZError(f"model input is empty (shape {x.shape})")
         x = x.astype(np.float32, copy=False)
@@ -219,7 +226,8 @@ class DeepZModel:
         if self.config.receptive_field_px is None:
             from deepz_fiji.model.receptive import measure_receptive_field
 
-            self.config.receptive_field_px = measure_receptive_field(self.predict, self.config.depth)
+            self.config.receptive_field_px = measure_receptive_field(self.predict, self.config.depth,
+                                                                     channels=self.config.input_channels)
         return self.config.receptive_field_px
 
     @property

@@ -1,6 +1,10 @@
 """The Deep-Z generator: a U-Net with residual down blocks (SPEC §2).
 
-Input ``(N, H, W, 2)`` = (normalised image, Δz / dpm_scale_um); output ``(N, H, W, 1)``.
+Input ``(N, H, W, 2)`` = (normalised image, Δz / dpm_scale_um), followed by the config's physics
+input channels if any (``physics_inputs``: ``blur``, the image convolved with the nominal PSF at
+Δz); output ``(N, H, W, 1)``. Physics channels enter the first down block through its
+convolutions only (its residual carries the first two channels), so a model initialised from one
+without them, with zero weights on them, computes the same function.
 H and W must be multiples of ``2 ** (depth - 1)`` (the max-pools); :class:`DeepZModel` pads
 other sizes by edge replication and crops back.
 
@@ -32,11 +36,15 @@ from deepz_fiji.model.layers import BIAS_INIT, ChannelGain, ChannelZeroPad, conv
 
 
 def build_generator(width: float = 1.0, depth: int = 5, *, intensity_gain: float = 1.0,
-                    name: str = "generator") -> keras.Model:
-    """Build the generator for a width multiplier, a number of down blocks and an intensity gain."""
+                    physics_channels: int = 0, name: str = "generator") -> keras.Model:
+    """Build the generator for a width multiplier, a number of down blocks, an intensity gain and
+    a number of physics input channels (in image units, after the DPM channel)."""
     w = generator_widths(width, depth)
-    inputs = keras.Input(shape=(None, None, 2), name="input", dtype="float32")
+    inputs = keras.Input(shape=(None, None, 2 + physics_channels), name="input", dtype="float32")
     x = inputs if intensity_gain == 1 else ChannelGain(intensity_gain, 0, name="input_gain")(inputs)
+    for c in range(physics_channels):
+        if intensity_gain != 1:
+            x = ChannelGain(intensity_gain, 2 + c, name=f"input_gain_physics{c + 1}")(x)
     skips = []
     for k in range(depth):
         if k:
@@ -44,7 +52,8 @@ def build_generator(width: float = 1.0, depth: int = 5, *, intensity_gain: float
         h = conv3x3(x, w["k1"][k], f"down{k + 1}_conv1", activation="relu")
         h = conv3x3(h, w["k2"][k], f"down{k + 1}_conv2", activation="relu")
         x = keras.layers.Add(name=f"down{k + 1}_residual")(
-            [ChannelZeroPad(w["k2"][k], name=f"down{k + 1}_zeropad")(x), h]
+            [ChannelZeroPad(w["k2"][k], keep=2 if physics_channels and not k else None,
+                            name=f"down{k + 1}_zeropad")(x), h]
         )
         skips.append(x)
     y = skips[-1]
@@ -64,7 +73,8 @@ def build_generator(width: float = 1.0, depth: int = 5, *, intensity_gain: float
 
 def generator_for(config: ModelConfig) -> keras.Model:
     """The (untrained) generator described by a model config."""
-    return build_generator(config.width, config.depth, intensity_gain=config.intensity_gain)
+    return build_generator(config.width, config.depth, intensity_gain=config.intensity_gain,
+                           physics_channels=len(config.physics_inputs))
 
 
 def macs_per_pixel(width: float = 1.0, depth: int = 5) -> float:

@@ -32,13 +32,20 @@ class EdgePad2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="deepz")
 class ChannelZeroPad(keras.layers.Layer):
-    """Zero-pad the channel axis up to ``channels`` (the residual of a down block)."""
+    """Zero-pad the channel axis up to ``channels`` (the residual of a down block).
 
-    def __init__(self, channels: int, **kwargs):
+    ``keep``: only the first ``keep`` input channels are carried (a generator's physics input
+    channels then reach the first block through its convolutions only).
+    """
+
+    def __init__(self, channels: int, keep: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
+        self.keep = keep
 
     def call(self, x):
+        if self.keep is not None:
+            x = x[..., : self.keep]
         extra = self.channels - x.shape[-1]
         if extra < 0:
             raise ValueError(f"cannot zero-pad {x.shape[-1]} channels down to {self.channels}")
@@ -48,7 +55,7 @@ class ChannelZeroPad(keras.layers.Layer):
         return (*shape[:-1], self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels}
+        return {**super().get_config(), "channels": self.channels, "keep": self.keep}
 
 
 @keras.saving.register_keras_serializable(package="deepz")

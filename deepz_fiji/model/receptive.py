@@ -30,10 +30,10 @@ def theoretical_radius(depth: int) -> int:
 
 
 def measure_receptive_field(predict: Callable[[np.ndarray], np.ndarray], depth: int,
-                            *, seed: int = 0, batch: int = 4) -> int:
+                            *, seed: int = 0, batch: int = 4, channels: int = 2) -> int:
     """Full width (2·r + 1) of the region of the output an impulse in the input changes.
 
-    ``predict`` maps (N, H, W, 2) -> (N, H, W, 1) at sizes that are multiples of
+    ``predict`` maps (N, H, W, ``channels``) -> (N, H, W, 1) at sizes that are multiples of
     ``2 ** (depth - 1)``. The impulse sits on a random background (so no ReLU is silent
     everywhere) in the image channel, once at each alignment to the pooling grid (the reach of
     the max-pools depends on it); ``r`` is the largest distance from an impulse at which the
@@ -43,7 +43,7 @@ def measure_receptive_field(predict: Callable[[np.ndarray], np.ndarray], depth: 
     bound = theoretical_radius(depth)
     size = -(-(2 * (bound + multiple) + 1) // multiple) * multiple
     rng = np.random.default_rng(seed)
-    base = np.zeros((1, size, size, 2), np.float32)
+    base = np.zeros((1, size, size, channels), np.float32)
     base[..., 0] = rng.uniform(0.0, 1.0, (size, size))
     centres = [size // 2 - multiple // 2 + k for k in range(multiple)]
     radius = 0

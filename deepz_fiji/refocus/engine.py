@@ -28,6 +28,7 @@ from deepz_fiji.data import (
 )
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.evaluate.baselines import physics_channels
 from deepz_fiji.refocus.precision import check_precision, precision_scope
 from deepz_fiji.refocus.symmetry import averaged
 from deepz_fiji.refocus.tiling import MAX_TILE, TileLayout, pad_to, plan_tiles
@@ -135,7 +136,7 @@ def run_jobs(
         total // layout.n_tiles, height, width, config.name, layout.n_tiles, th, tw, batch,
         ", averaged over 8 rotations/mirrors" if tta else "",
     )
-    buffer = np.empty((batch, th, tw, 2), np.float32)
+    buffer = np.empty((batch, th, tw, config.input_channels), np.float32)
     with precision_scope(precision):
         yield from _run(frames, jobs, model, layout, buffer, total, norms, tta)
 
@@ -160,10 +161,12 @@ def _run(frames, jobs, model, layout, buffer, total, norms, tta) -> Iterator[Ref
     blender = _Blender(layout, (height, width))
     pending: list[tuple] = []  # (frame, plane, norm params, tile) of the samples in the buffer
     done, t0 = 0, time.perf_counter()
-    for key, t, image, dpm in _samples(frames, jobs, layout, model.config, norms):
+    for key, t, image, dpm, physics in _samples(frames, jobs, layout, model.config, norms):
         rows, cols = layout.slices(t)
         buffer[len(pending), :, :, 0] = image[rows, cols]
         buffer[len(pending), :, :, 1] = dpm if dpm.ndim == 0 else dpm[rows, cols]
+        for c, channel in enumerate(physics, start=2):
+            buffer[len(pending), :, :, c] = channel[rows, cols]
         pending.append((*key, t))
         if len(pending) == batch:
             done += len(pending)
@@ -176,18 +179,21 @@ def _run(frames, jobs, model, layout, buffer, total, norms, tta) -> Iterator[Ref
 
 
 def _samples(frames, jobs, layout, config, norms):
-    """Yield ((frame, plane, norm params), tile, normalised padded image, scaled padded DPM)."""
+    """Yield ((frame, plane, norm params), tile, normalised padded image, scaled padded DPM,
+    padded physics input channels)."""
     for f, frame in enumerate(frames):
         if not jobs[f]:
             continue
         given = norms[f] if norms[f] is not None else estimate_normalization(frame)
         params = _FrameNorm(given, frame, config.output_level if config.modality == "widefield" else "none")
-        image = pad_to(normalize(frame, params.params), layout.padded_shape)
+        normalised = normalize(frame, params.params)
+        image = pad_to(normalised, layout.padded_shape)
         for p, dz in enumerate(jobs[f]):
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
             dpm = dpm if dpm.ndim == 0 else pad_to(dpm, layout.padded_shape)
+            physics = [pad_to(channel, layout.padded_shape) for channel in physics_channels(normalised, dz, config)]
             for t in range(layout.n_tiles):
-                yield (f, p, params), t, image, dpm
+                yield (f, p, params), t, image, dpm, physics
 
 
 def _events(finished, done: int, total: int) -> Iterator[RefocusEvent]:

@@ -140,11 +140,11 @@ def train(
         state.start({"model": config.to_dict(), "options": options.to_dict(), "dataset": str(data.path),
                      "init_from": None if init_from is None else str(init_from), "command": command})
     patch = training_patch(data, options, config.size_multiple)
-    val = validation_arrays(data, options, config.size_multiple)
-    baseline = float(np.mean(np.abs(val[0] - val[1])))  # "do nothing": input as the prediction
+    val = validation_arrays(data, options, config.size_multiple, config)
+    baseline = float(np.mean(np.abs((val[0] if val[0].ndim == 3 else val[0][..., 0]) - val[1])))  # "do nothing": input as the prediction
     history = TrainingLog(out, resume_iteration=start if resuming else None)
     total = options.total_iterations
-    batches = iter(training_stream(data, options, patch, start=start))
+    batches = iter(training_stream(data, options, patch, start=start, config=config))
     seconds0, t0 = float(state.seconds.numpy()), time.perf_counter()
 
     def elapsed() -> float:
@@ -219,7 +219,7 @@ def train(
         "best_val_mae": float(state.best_val_mae.numpy()),
         "baseline_mae_input_as_output": baseline, "val_mae_dz_flipped": final_flipped,
         "val_pairs": int(len(val[2])),
-        "val_patch": int(val[0].shape[-1]),
+        "val_patch": int(val[1].shape[-1]),
     }
     config.versions = _versions(tf, keras)
     save_model_folder(out, generator, config)
@@ -297,11 +297,18 @@ def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfi
 def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int = 0) -> None:
     """Copy the generator weights of ``source`` (a loaded model of the same gain and depth).
 
-    A source of smaller width is widened function-preservingly (:mod:`deepz_fiji.model.widen`).
+    A source of smaller width is widened function-preservingly (:mod:`deepz_fiji.model.widen`); a
+    source without this network's physics input channels gets zero weights on them (the same function).
     """
     same = source.config.same_architecture(config)
-    widen = not same and source.config.depth == config.depth and source.config.width < config.width
-    if not (same or widen):
+    add_inputs = (not same and source.config.widths == config.widths and not source.config.physics_inputs
+                  and bool(config.physics_inputs))
+    widen = (not same and not add_inputs and source.config.depth == config.depth
+             and source.config.width < config.width and source.config.physics_inputs == config.physics_inputs)
+    if source.config.physics_inputs and source.config.physics_inputs != config.physics_inputs:
+        raise DeepZError(f"--init-from model {source.name!r} reads physics inputs {source.config.physics_inputs}, "
+                         f"not {config.physics_inputs}; give the same --physics-inputs")
+    if not (same or widen or add_inputs):
         raise DeepZError(f"--init-from model {source.name!r} has width {source.config.width} and depth "
                          f"{source.config.depth}, which does not match this network (width {config.width}, "
                          f"depth {config.depth}); choose the same --depth and the same or a larger --width")
@@ -318,8 +325,30 @@ def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int 
         log.info("generator initialised from %s, widened from width %g to %g", source.path,
                  source.config.width, config.width)
         return
+    if add_inputs:
+        _copy_adding_inputs(source.keras_generator(), generator)
+        log.info("generator initialised from %s, with zero weights on the physics inputs %s", source.path,
+                 ", ".join(config.physics_inputs))
+        return
     generator.set_weights(source.keras_generator().get_weights())
     log.info("generator initialised from %s", source.path)
+
+
+def _copy_adding_inputs(source: Any, generator: Any) -> None:
+    """Copy every layer's weights; kernels reading more input channels get zeros on the new ones."""
+    layers = {layer.name: layer for layer in source.layers}
+    for layer in generator.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        old = layers[layer.name].get_weights()
+        new = []
+        for w, o in zip(weights, old, strict=True):
+            if w.shape != o.shape:  # (kh, kw, in, out) with more inputs
+                o = np.concatenate([o, np.zeros((*o.shape[:2], w.shape[2] - o.shape[2], o.shape[3]), o.dtype)],
+                                   axis=2)
+            new.append(o)
+        layer.set_weights(new)
 
 
 def _training_record(data: Any, options: TrainConfig, patch: int,

@@ -9,7 +9,10 @@ The stream yields ``(image, target, dz_um, weight)`` with image and target (B, P
 each pair's loss weight (``TrainConfig.sharpen_weight`` for pairs refocusing towards their
 region's focal plane, else 1); the DPM
 channel is built in the train step (:func:`network_input`), so the buffer holds no constant
-planes. The stream is deterministic for a given ``seed`` and ``start`` (the iteration a resumed
+planes. A model with physics inputs (``ModelConfig.physics_inputs``) gets them computed per pair
+on the cropped, augmented, scaled input (:func:`deepz_fiji.evaluate.baselines.physics_channels`,
+edges mirrored), and the image then is (B, P, P, 1 + k): the image, then its k physics channels.
+The stream is deterministic for a given ``seed`` and ``start`` (the iteration a resumed
 run continues from).
 """
 
@@ -23,6 +26,7 @@ import tensorflow as tf
 from deepz_fiji.data import augment as augment_pair
 from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.evaluate.baselines import physics_channels
 from deepz_fiji.train.options import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -66,8 +70,14 @@ def pair_weights(fov: np.ndarray, region: np.ndarray, input_plane: np.ndarray, t
     return np.where(towards, np.float32(sharpen_weight), np.float32(1.0)).astype(np.float32)
 
 
+def with_physics(image: np.ndarray, dz_um: float, config) -> np.ndarray:
+    """``image`` (P, P) stacked with its physics channels → (P, P, 1 + k); as it is without them."""
+    channels = physics_channels(image, dz_um, config) if config is not None else []
+    return np.stack([image, *channels], axis=-1).astype(np.float32) if channels else image
+
+
 def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig,
-                    focal: dict[tuple[int, int], int] | None = None):
+                    focal: dict[tuple[int, int], int] | None = None, config=None):
     """Yield (image, target, dz, weight) from one shard in random order, cropped and augmented."""
     rng = np.random.default_rng(int(seed))
     with np.load(path.decode() if isinstance(path, bytes) else path) as shard:
@@ -85,12 +95,14 @@ def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig,
             k = int(rng.integers(AUGMENTATION_FACTOR))
             image, target = augment_pair(image, k), augment_pair(target, k)
         factor = np.float32(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else np.float32(low)
-        yield ((image * factor).astype(np.float32), (target * factor).astype(np.float32), np.float32(dz[i]),
-               weights[i])
+        yield (with_physics((image * factor).astype(np.float32), float(dz[i]), config),
+               (target * factor).astype(np.float32), np.float32(dz[i]), weights[i])
 
 
-def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start: int = 0) -> tf.data.Dataset:
-    """Endless batches ``(image (B,P,P), target (B,P,P), dz_um (B,), weight (B,))`` of augmented training pairs."""
+def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start: int = 0,
+                    config=None) -> tf.data.Dataset:
+    """Endless batches ``(image (B,P,P[,1+k]), target (B,P,P), dz_um (B,), weight (B,))`` of augmented
+    training pairs; ``config``: the model's, whose physics inputs join the image."""
     paths = [str(p) for p in dataset.shards("train")]
     if not paths or dataset.count("train") == 0:
         raise DeepZError(f"dataset {dataset.path} has no training pairs; re-run deepz prepare with more stacks")
@@ -102,13 +114,15 @@ def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start
             for i in rng.permutation(len(paths)):
                 yield paths[i], int(rng.integers(2**62))
 
-    pair_spec = (tf.TensorSpec((patch, patch), tf.float32), tf.TensorSpec((patch, patch), tf.float32),
+    k = len(getattr(config, "physics_inputs", []) or [])
+    image_shape = (patch, patch, 1 + k) if k else (patch, patch)
+    pair_spec = (tf.TensorSpec(image_shape, tf.float32), tf.TensorSpec((patch, patch), tf.float32),
                  tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32))
     focal = focal_planes(dataset) if options.sharpen_weight != 1.0 else None
 
     def read(path, visit_seed):
         return tf.data.Dataset.from_generator(
-            lambda p, s: _shard_examples(p, s, patch, options, focal), args=(path, visit_seed),
+            lambda p, s: _shard_examples(p, s, patch, options, focal, config), args=(path, visit_seed),
             output_signature=pair_spec)
 
     ds = tf.data.Dataset.from_generator(
@@ -118,9 +132,10 @@ def training_stream(dataset: Dataset, options: TrainConfig, patch: int, *, start
     return ds.batch(options.batch, drop_remainder=True).prefetch(2)
 
 
-def validation_arrays(dataset: Dataset, options: TrainConfig, size_multiple: int
+def validation_arrays(dataset: Dataset, options: TrainConfig, size_multiple: int, config=None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(images, targets, dz_um)`` of the validation split, centre-cropped to a size multiple.
+    """``(images, targets, dz_um)`` of the validation split, centre-cropped to a size multiple
+    (with ``config``'s physics channels after the image, as in :func:`training_stream`).
 
     At most ``options.val_samples`` pairs, chosen once with a fixed seed so every validation
     of a run sees the same pairs.
@@ -140,12 +155,18 @@ def validation_arrays(dataset: Dataset, options: TrainConfig, size_multiple: int
     y0 = (images.shape[-2] - size) // 2
     x0 = (images.shape[-1] - size) // 2
     crop = (slice(None), slice(y0, y0 + size), slice(x0, x0 + size))
-    return (np.ascontiguousarray(images[crop], np.float32), np.ascontiguousarray(targets[crop], np.float32),
-            dz.astype(np.float32))
+    images = np.ascontiguousarray(images[crop], np.float32)
+    if getattr(config, "physics_inputs", None):
+        images = np.stack([with_physics(image, float(d), config) for image, d in zip(images, dz, strict=True)])
+    return images, np.ascontiguousarray(targets[crop], np.float32), dz.astype(np.float32)
 
 
 def network_input(image: tf.Tensor, dz_um: tf.Tensor, dpm_scale_um: float) -> tf.Tensor:
-    """Stack (B,H,W) images with their uniform DPM channel ``dz_um / dpm_scale_um`` → (B,H,W,2)."""
+    """Stack (B,H,W) images with their uniform DPM channel ``dz_um / dpm_scale_um`` → (B,H,W,2);
+    (B,H,W,1+k) images with physics channels → (B,H,W,2+k), the DPM second."""
+    if image.shape.rank == 4:
+        dpm = tf.ones_like(image[..., :1]) * tf.reshape(dz_um / dpm_scale_um, [-1, 1, 1, 1])
+        return tf.concat([image[..., :1], dpm, image[..., 1:]], axis=-1)
     dpm = tf.ones_like(image) * tf.reshape(dz_um / dpm_scale_um, [-1, 1, 1])
     return tf.stack([image, dpm], axis=-1)
 
