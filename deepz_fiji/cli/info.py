@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {c.modality}; pixel {c.pixel_um:g} µm, z-step {c.z_step_um:g} µm, Δz {c.dz_min_um:g} … "
           f"{c.dz_max_um:g} µm; NA {c.na:g}, emission {c.wavelength_um:g} µm"
           + (f", immersion n {c.immersion_index:g}" if c.immersion_index else ""))
+    if c.physics_inputs:
+        print(f"  physics inputs: {', '.join(c.physics_inputs)} (from the optics above)")
     if training:
         print(f"  trained {training.get('iterations', '?')} iterations in "
               f"{float(training.get('seconds', 0) or 0) / 60:.1f} min; validation MAE "
