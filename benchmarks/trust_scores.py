@@ -1,6 +1,6 @@
 """How well do candidate out-of-distribution scores tell a harmful refocused plane from a harmless one?
 
-    python benchmarks/trust_scores.py --model NAME [--split selection] [--out DIR]
+    python benchmarks/trust_scores.py --model NAME [--split selection] [--ensemble MODEL …] [--out DIR]
 
 Runs the independent suite (``generalization.py``) and computes, for every row, scores that
 need no truth: ``cycle`` (refocus by Δz, back by −Δz, RMS difference from the input in its own
@@ -24,6 +24,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generalization  # noqa: E402
+
+
+def ensemble_score(row, images, members) -> dict[str, float]:
+    from deepz_fiji.metrics import rmse
+    from deepz_fiji.refocus import refocus_plane
+
+    y, b = images["output"], images["blur"]
+    spread = max(rmse(y, refocus_plane(images["input"], row.dz_um, m)) for m in members)
+    return {"ensemble": spread / max(rmse(y, b), 1e-9)}
 
 
 def scores(row, images) -> dict[str, float]:
@@ -61,12 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--split", choices=("selection", "test"), default="selection")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ensemble", nargs="+", default=[], metavar="MODEL",
+                        help="other generators (names or folders) for the ensemble score")
     parser.add_argument("--out", type=Path, default=Path("trust-scores-out"))
     parser.add_argument("--cache", type=Path, default=Path("~/.cache/deepz-fiji/generalization").expanduser())
     args = parser.parse_args(argv)
+    from deepz_fiji.refocus import load_model
+
+    members = [load_model(m) for m in args.ensemble]
     records = []
-    rows, _ = generalization.measure(args.model, args.split, args.quick, False, args.cache,
-                                     on_row=lambda row, images: records.append({**row.as_dict(), **scores(row, images)}))
+
+    def on_row(row, images) -> None:
+        extra = ensemble_score(row, images, members) if members else {}
+        records.append({**row.as_dict(), **scores(row, images), **extra})
+
+    rows, _ = generalization.measure(args.model, args.split, args.quick, False, args.cache, on_row=on_row)
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "trust_scores.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(records[0]))
@@ -76,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# {rows[0].model}, {args.split} split: {int(harmful.sum())} harmful rows of {len(records)}", "",
              "| score | AUC (harmful vs harmless) | threshold (10 % of harmless rows) | hit rate on harmful |",
              "|---|---:|---:|---:|"]
-    for name in ("cycle", "away_from_blur", "away_from_input", "peak_ratio", "foreground", "low_frequency"):
+    for name in ("cycle", "away_from_blur", "away_from_input", "peak_ratio", "foreground", "low_frequency",
+                 *(["ensemble"] if members else [])):
         auc, threshold, hit = separation(np.array([r[name] for r in records]), harmful)
         lines.append(f"| {name} | {auc:.2f} | {threshold:.3g} | {hit:.2f} |")
     text = "\n".join(lines) + "\n"
