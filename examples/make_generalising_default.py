@@ -33,7 +33,7 @@ model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x 
 LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS of MAE-only warm-up;
 ``ITERATIONS=0 GAN=N`` fine-tunes INIT adversarially), PHYSICS (``blur``: the generator also reads the input
 blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INIT without it, that channel
-starts with zero weights), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+starts with zero weights, or PHYSICS_SHARE of the image channel's), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 """
 
@@ -94,7 +94,8 @@ def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
           "--lr-g", os.environ.get("LR", "1e-4"),
           "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
           "--sharpen-weight", f"{sharpen:g}", "--snapshots",
-          *(["--physics-inputs", *os.environ["PHYSICS"].split()] if os.environ.get("PHYSICS") else []),
+          *(["--physics-inputs", *os.environ["PHYSICS"].split(), "--physics-share", os.environ.get("PHYSICS_SHARE", "0")]
+            if os.environ.get("PHYSICS") else []),
           "--description",
           "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
           "(examples/make_generalising_default.py)")

@@ -71,3 +71,18 @@ def test_zero_weights_on_new_inputs_keep_the_source_function(config, image):
         [w + 0.1 for w in target.get_layer("down1_conv1").get_weights()])  # now the channel is read
     assert not np.allclose(target(np.concatenate([x, blur], -1)).numpy(),
                            target(np.concatenate([x, 0 * blur], -1)).numpy(), atol=1e-4)
+
+
+def test_a_shared_start_reads_the_new_channel_and_agrees_where_it_equals_the_image(config, image):
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.model.generator import build_generator
+    from deepz_fiji.train.loop import _copy_adding_inputs
+
+    source = build_generator(config.width, config.depth, intensity_gain=8.0)
+    target = build_generator(config.width, config.depth, intensity_gain=8.0, physics_channels=1)
+    _copy_adding_inputs(source, target, share=0.5)
+    x = np.stack([image[:, :64], np.full((64, 64), -0.2, np.float32)], -1)[None]
+    same = np.concatenate([x, x[..., :1]], -1)
+    np.testing.assert_allclose(target(same).numpy(), source(x).numpy(), atol=1e-5)
+    blur = blur_channel(image[:, :64], 3.0, config)[None, ..., None]
+    assert not np.allclose(target(np.concatenate([x, blur], -1)).numpy(), source(x).numpy(), atol=1e-3)

@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment", "keep", "sharpen_weight", "snapshots")
+                "augment", "keep", "sharpen_weight", "snapshots", "physics_share")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "physics_inputs", "na", "wavelength_um", "immersion_index", "modality",
                "description")
 
@@ -42,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     arch.add_argument("--physics-inputs", nargs="+", choices=PHYSICS_INPUTS, default=None, metavar="NAME",
                       help="input channels computed from the image and the optics, after the DPM: 'blur' (the "
                            "image convolved with the nominal PSF at Δz); with --init-from a model without them, "
-                           "they start with zero weights")
+                           "they start with zero weights, or --physics-share of the image's)")
+    arch.add_argument("--physics-share", type=float, default=None, metavar="S",
+                      help="with --init-from a model without the physics inputs: move this share of the first "
+                           "layer's image weights onto each of them (default 0)")
     arch.add_argument("--init-from", default=None, metavar="MODEL",
                       help="start from this model's generator weights (name or folder; same depth and width, "
                            "or a smaller width: the network is widened without changing its output)")

@@ -135,7 +135,7 @@ def train(
     else:
         start = 0
         if source is not None:
-            _init_generator(generator, config, source, options.seed)
+            _init_generator(generator, config, source, options.seed, options.physics_share)
         out.mkdir(parents=True, exist_ok=True)
         state.start({"model": config.to_dict(), "options": options.to_dict(), "dataset": str(data.path),
                      "init_from": None if init_from is None else str(init_from), "command": command})
@@ -294,11 +294,12 @@ def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfi
     return TrainConfig.from_dict({**saved_options, **{k: v for k, v in given.items() if k in RESUME_CHANGEABLE}})
 
 
-def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int = 0) -> None:
+def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int = 0, share: float = 0.0) -> None:
     """Copy the generator weights of ``source`` (a loaded model of the same gain and depth).
 
     A source of smaller width is widened function-preservingly (:mod:`deepz_fiji.model.widen`); a
-    source without this network's physics input channels gets zero weights on them (the same function).
+    source without this network's physics input channels gets ``share`` of the image channel's
+    first-layer weights on each of them (0: zero weights, the same function).
     """
     same = source.config.same_architecture(config)
     add_inputs = (not same and source.config.widths == config.widths and not source.config.physics_inputs
@@ -326,16 +327,17 @@ def _init_generator(generator: Any, config: ModelConfig, source: Any, seed: int 
                  source.config.width, config.width)
         return
     if add_inputs:
-        _copy_adding_inputs(source.keras_generator(), generator)
-        log.info("generator initialised from %s, with zero weights on the physics inputs %s", source.path,
-                 ", ".join(config.physics_inputs))
+        _copy_adding_inputs(source.keras_generator(), generator, share)
+        log.info("generator initialised from %s, with %g of the image weights on the physics inputs %s",
+                 source.path, share, ", ".join(config.physics_inputs))
         return
     generator.set_weights(source.keras_generator().get_weights())
     log.info("generator initialised from %s", source.path)
 
 
-def _copy_adding_inputs(source: Any, generator: Any) -> None:
-    """Copy every layer's weights; kernels reading more input channels get zeros on the new ones."""
+def _copy_adding_inputs(source: Any, generator: Any, share: float = 0.0) -> None:
+    """Copy every layer's weights; a kernel reading more input channels gets ``share`` of its image
+    channel's (channel 0) weights on each new one and keeps the rest on the image."""
     layers = {layer.name: layer for layer in source.layers}
     for layer in generator.layers:
         weights = layer.get_weights()
@@ -345,8 +347,9 @@ def _copy_adding_inputs(source: Any, generator: Any) -> None:
         new = []
         for w, o in zip(weights, old, strict=True):
             if w.shape != o.shape:  # (kh, kw, in, out) with more inputs
-                o = np.concatenate([o, np.zeros((*o.shape[:2], w.shape[2] - o.shape[2], o.shape[3]), o.dtype)],
-                                   axis=2)
+                added = np.repeat(share * o[:, :, :1], w.shape[2] - o.shape[2], axis=2)
+                o = np.concatenate([o, added], axis=2)
+                o[:, :, 0] *= 1 - share * added.shape[2]
             new.append(o)
         layer.set_weights(new)
 

@@ -45,6 +45,10 @@ class TrainConfig:
     - ``snapshots``: also keep the generator of every validation
       (``checkpoint/snapshots/iter-NNNNNNN.weights.h5``), so that a run's generators can be judged
       by benchmarks, not only its best by validation MAE.
+    - ``physics_share``: with ``init_from`` a model without the new network's physics inputs, the
+      share of each first-layer image weight moved onto each physics channel (0: zero weights there,
+      the source's function exactly; 0.5: half of it, the same function where the blur equals the
+      image, and a network that reads the new channel from the first step).
     """
 
     iterations: int = 1000
@@ -71,6 +75,7 @@ class TrainConfig:
     lr_drop_at_s: float | None = None
     lr_drop_factor: float = 0.25
     snapshots: bool = False
+    physics_share: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -111,6 +116,9 @@ class TrainConfig:
                 raise bad(key, f"must be a positive integer or unset, got {value!r}")
         if self.total_iterations < 1:
             raise bad("iterations", "and warmup are both 0; train for at least one iteration")
+        if isinstance(self.physics_share, bool) or not isinstance(self.physics_share, (int, float)) \
+                or not 0 <= self.physics_share < 1:
+            raise bad("physics_share", f"must be a number in [0, 1), got {self.physics_share!r}")
         if not isinstance(self.snapshots, bool):
             raise bad("snapshots", f"must be true or false, got {self.snapshots!r}")
         if self.keep not in KEEP_CHOICES:
