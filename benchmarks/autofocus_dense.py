@@ -6,7 +6,8 @@ the focal plane; ``deepz autofocus`` (:func:`analyse_focus`, twice-normalised vi
 the model's range) should answer Δz = −offset. For thin samples that is a single plane; a
 thick sample (dense tissue 10–30 µm, a real-morphology volume) is about equally sharp over much
 of its depth. The table gives the errors and the width of the sharpness peak
-(``FocusResult.width_um``), the candidate for telling the two apart.
+(``FocusResult.width_um``); the CSV also the peak's prominence (height above the curve's median ÷
+height). Neither tells the two apart (README).
 
     python benchmarks/autofocus_dense.py [--model NAME|PATH] [--split selection|test] [--out FILE.csv]
 """
@@ -65,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     for sample, optics, field, offset, frame in fields(cfg, args.split):
         result = analyse_focus(frame, model, (cfg.dz_min_um, cfg.dz_max_um), 0.5, warn=False)
         found = float(result.dz_um[0, 0])
+        curve = result.curves[0, 0]
         rows.append({"sample": sample, "optics": optics, "field": field, "offset_um": offset, "found_um": found,
-                     "error_um": found + offset, "width_um": float(result.width_um[0, 0])})
+                     "error_um": found + offset, "width_um": float(result.width_um[0, 0]),
+                     "prominence": float((curve.max() - np.median(curve)) / max(curve.max(), 1e-12)),
+                     "at_edge": bool(result.at_edge[0, 0])})
     print(f"model {cfg.name} ({model.path}), {args.split} split, {len(rows)} frames, "
           f"{time.perf_counter() - t0:.0f} s")
     print("| sample | frames | max error µm | median error µm | within 1 µm | peak width µm (min – median – max) |")
