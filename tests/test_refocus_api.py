@@ -342,3 +342,21 @@ def test_bfloat16_precision_stays_close_to_float32_and_is_switched_off_afterward
 def test_unknown_precision_is_refused():
     with pytest.raises(DeepZError, match="precision"):
         refocus_plane(sample(), 0.0, identity(), precision="int8")
+
+
+def test_physics_blend_mixes_the_network_with_the_nominal_blur_on_planes_and_surfaces():
+    from deepz_fiji.evaluate.baselines import blur_channel
+
+    image = sample()
+    model = identity()
+    model.config = ModelConfig.from_preset("fake", "tiny", depth=3, physics_blend=0.4)
+    expected = 0.6 * image + 0.4 * blur_channel(image, 4.0, model.config)
+    np.testing.assert_allclose(refocus_plane(image, 4.0, model), expected, rtol=1e-4, atol=0.05)
+    dpm = np.broadcast_to(np.linspace(-3, 3, image.shape[1], dtype=np.float32), image.shape)
+    expected = 0.6 * image + 0.4 * blur_channel(image, dpm, model.config)
+    np.testing.assert_allclose(refocus_surface(image, dpm, model), expected, rtol=1e-4, atol=0.05)
+    assert not np.allclose(refocus_plane(image, 4.0, identity()), expected, atol=1.0)  # no blend by default
+    with pytest.raises(DeepZError, match="physics_blend"):
+        ModelConfig.from_preset("fake", "tiny", physics_blend=1.0)
+    with pytest.raises(DeepZError, match="physics_blend"):
+        ModelConfig.from_preset("fake", "tiny", physics_blend=0.4, modality="widefield→confocal")

@@ -42,6 +42,8 @@ OUTPUT_LEVELS = ("flux", "background", "none")
 #: and the config's optics: ``blur``, the normalised image convolved with the nominal wide-field PSF
 #: at Δz (:func:`deepz_fiji.evaluate.baselines.blur_channel`), the physics blur baseline itself.
 PHYSICS_INPUTS = ("blur",)
+#: ``physics_blend`` a: a wide-field output is ``(1 − a) ×`` the network's plane ``+ a ×`` that
+#: physics blur (in normalised units, before the output level is set). 0: the network alone.
 #: Bumped when the folder layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 
@@ -95,6 +97,7 @@ class ModelConfig:
     versions: dict = field(default_factory=dict)
     receptive_field_px: int | None = None
     physics_inputs: list = field(default_factory=list)
+    physics_blend: float = 0.0
     description: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -148,7 +151,7 @@ class ModelConfig:
             if not isinstance(getattr(self, key), typ):
                 raise bad(key, f"must be a {typ.__name__}, got {type(getattr(self, key)).__name__}")
         for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na",
-                    "wavelength_um", "dz_min_um", "dz_max_um"):
+                    "wavelength_um", "dz_min_um", "dz_max_um", "physics_blend"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise bad(key, f"must be a finite number, got {value!r}")
@@ -182,6 +185,9 @@ class ModelConfig:
             or self.receptive_field_px < 1
         ):
             raise bad("receptive_field_px", f"must be null or a positive integer, got {self.receptive_field_px!r}")
+        if not 0 <= self.physics_blend < 1 or (self.physics_blend and self.modality != "widefield"):
+            raise bad("physics_blend", f"must be in [0, 1) (and 0 unless the modality is widefield), got "
+                      f"{self.physics_blend!r}")
         if not isinstance(self.physics_inputs, list) or any(p not in PHYSICS_INPUTS for p in self.physics_inputs) \
                 or len(set(self.physics_inputs)) != len(self.physics_inputs):
             raise bad("physics_inputs", f"must be a list of distinct entries of {', '.join(PHYSICS_INPUTS)}, "

@@ -28,7 +28,7 @@ from deepz_fiji.data import (
 )
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
-from deepz_fiji.evaluate.baselines import physics_channels
+from deepz_fiji.evaluate.baselines import blur_channel, physics_channels
 from deepz_fiji.refocus.precision import check_precision, precision_scope
 from deepz_fiji.refocus.symmetry import averaged
 from deepz_fiji.refocus.tiling import MAX_TILE, TileLayout, pad_to, plan_tiles
@@ -158,10 +158,12 @@ def _run(frames, jobs, model, layout, buffer, total, norms, tta) -> Iterator[Ref
     def predict(x: np.ndarray) -> np.ndarray:
         return averaged(lambda b: _predict(model, b), x) if tta else _predict(model, x)
 
-    blender = _Blender(layout, (height, width))
+    blender = _Blender(layout, (height, width), model.config.physics_blend)
     pending: list[tuple] = []  # (frame, plane, norm params, tile) of the samples in the buffer
     done, t0 = 0, time.perf_counter()
-    for key, t, image, dpm, physics in _samples(frames, jobs, layout, model.config, norms):
+    for key, t, image, dpm, physics, mix in _samples(frames, jobs, layout, model.config, norms):
+        if mix is not None:
+            blender.blur[key[:2]] = mix
         rows, cols = layout.slices(t)
         buffer[len(pending), :, :, 0] = image[rows, cols]
         buffer[len(pending), :, :, 1] = dpm if dpm.ndim == 0 else dpm[rows, cols]
@@ -180,7 +182,7 @@ def _run(frames, jobs, model, layout, buffer, total, norms, tta) -> Iterator[Ref
 
 def _samples(frames, jobs, layout, config, norms):
     """Yield ((frame, plane, norm params), tile, normalised padded image, scaled padded DPM,
-    padded physics input channels)."""
+    padded physics input channels, the plane's physics blur to blend in (first tile only, else None))."""
     for f, frame in enumerate(frames):
         if not jobs[f]:
             continue
@@ -191,9 +193,14 @@ def _samples(frames, jobs, layout, config, norms):
         for p, dz in enumerate(jobs[f]):
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
             dpm = dpm if dpm.ndim == 0 else pad_to(dpm, layout.padded_shape)
-            physics = [pad_to(channel, layout.padded_shape) for channel in physics_channels(normalised, dz, config)]
+            channels = physics_channels(normalised, dz, config)
+            physics = [pad_to(channel, layout.padded_shape) for channel in channels]
+            mix = None
+            if config.physics_blend:
+                named = dict(zip(config.physics_inputs, channels, strict=True))
+                mix = named["blur"] if "blur" in named else blur_channel(normalised, dz, config)
             for t in range(layout.n_tiles):
-                yield (f, p, params), t, image, dpm, physics
+                yield (f, p, params), t, image, dpm, physics, mix if t == 0 else None
 
 
 def _events(finished, done: int, total: int) -> Iterator[RefocusEvent]:
@@ -252,10 +259,11 @@ class _FrameNorm:
 class _Blender:
     """Accumulates weighted tile predictions per plane; hands back planes once complete."""
 
-    def __init__(self, layout: TileLayout, shape: tuple[int, int]):
-        self.layout, self.shape = layout, shape
+    def __init__(self, layout: TileLayout, shape: tuple[int, int], blend: float = 0.0):
+        self.layout, self.shape, self.blend = layout, shape, float(blend)
         self.sums: dict[tuple[int, int], np.ndarray] = {}
         self.counts: dict[tuple[int, int], int] = {}
+        self.blur: dict[tuple[int, int], np.ndarray] = {}  # per plane, with a physics blend
 
     def add(self, preds: np.ndarray, samples) -> list[tuple[tuple[int, int], np.ndarray]]:
         finished = []
@@ -270,5 +278,7 @@ class _Blender:
             if self.counts[key] == self.layout.n_tiles:
                 del self.counts[key]
                 plane = self.sums.pop(key)[: self.shape[0], : self.shape[1]]
+                if key in self.blur:
+                    plane = (1 - self.blend) * plane + self.blend * self.blur.pop(key)
                 finished.append((key, params.restore(plane)))
         return finished
