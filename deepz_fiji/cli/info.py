@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
           + (f", immersion n {c.immersion_index:g}" if c.immersion_index else ""))
     if c.physics_inputs:
         print(f"  physics inputs: {', '.join(c.physics_inputs)} (from the optics above)")
+    if c.physics_blend:
+        print(f"  output: {1 - c.physics_blend:g} × the network + {c.physics_blend:g} × the physics blur at Δz")
     if training:
         print(f"  trained {training.get('iterations', '?')} iterations in "
               f"{float(training.get('seconds', 0) or 0) / 60:.1f} min; validation MAE "
