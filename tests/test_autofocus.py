@@ -192,3 +192,18 @@ def test_a_model_refocuses_twice_the_second_time_normalised_on_the_first_stacks_
     calls.clear()
     analyse_focus(image, model, (-2, 2), 1.0, renormalize=False)
     assert sum(calls) == 5
+
+
+def test_autofocus_scores_the_network_alone_when_the_model_blends_in_the_physics_blur(make_tiny_model):
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.model import load_model
+    from deepz_fiji.refocus import network_only, virtual_stack
+
+    plain = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0))
+    blended = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0, physics_blend=0.4))
+    image = sample((48, 40))
+    assert network_only(plain) is plain and network_only(blended).config.physics_blend == 0.0
+    assert blended.config.physics_blend == 0.4  # the loaded model itself is left as it is
+    assert not np.allclose(virtual_stack(image, -2, 2, 1.0, blended), virtual_stack(image, -2, 2, 1.0, plain))
+    np.testing.assert_array_equal(analyse_focus(image, blended, (-2, 2), 1.0).curves,
+                                  analyse_focus(image, plain, (-2, 2), 1.0).curves)

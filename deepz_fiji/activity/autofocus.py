@@ -157,11 +157,14 @@ def _check_regions(regions: tuple[int, int], shape: tuple[int, ...]) -> tuple[in
 
 def _stack_fn(model: Any, stack_fn: StackFn | None, range_um: tuple[float, float], step_um: float,
               **refocus_kw: Any) -> StackFn:
-    """``stack_fn``, else a Deep-Z one that renormalises on its first virtual stack's EDF unless told not to."""
+    """``stack_fn``, else a Deep-Z one that renormalises on its first virtual stack's EDF unless told not
+    to, from the model's network alone (:func:`deepz_fiji.refocus.network_only`: no physics blend)."""
     if stack_fn is not None:
         return stack_fn
+    from deepz_fiji.refocus import network_only
+
     refocus_kw.setdefault("renormalize", True)
-    return refocus_stack_fn(model, *range_um, step_um, **refocus_kw)
+    return refocus_stack_fn(network_only(model), *range_um, step_um, **refocus_kw)
 
 
 def analyse_focus(

@@ -9,6 +9,7 @@ batches. See :mod:`deepz_fiji.refocus.api` for the common keyword arguments and
 from deepz_fiji.refocus.api import (
     iter_refocus,
     load_model,
+    network_only,
     refocus,
     refocus_frames,
     refocus_plane,
@@ -32,6 +33,7 @@ __all__ = [
     "cpu_supports_bfloat16",
     "iter_refocus",
     "load_model",
+    "network_only",
     "refocus",
     "refocus_file",
     "refocus_frames",

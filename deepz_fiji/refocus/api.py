@@ -28,6 +28,8 @@ Common keyword arguments:
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -55,6 +57,17 @@ def resolve_model(model: ModelLike):
             f"model folder, got {type(model).__name__}"
         )
     return model
+
+
+def network_only(model: ModelLike):
+    """``model`` with its physics blend switched off: the network's planes alone (what focus
+    finding scores; a blend of the blur would flatten the sharpness curve)."""
+    loaded = resolve_model(model)
+    if not getattr(loaded.config, "physics_blend", 0.0):
+        return loaded
+    view = copy.copy(loaded)
+    view.config = dataclasses.replace(loaded.config, physics_blend=0.0)
+    return view
 
 
 def iter_refocus(
