@@ -2,10 +2,10 @@
 
     python benchmarks/blend_sweep.py --model NAME [--split selection] [--blends 0 0.1 0.2 0.3 0.4 0.5]
 
-Runs the independent suite (``generalization.py``) once with the model as it is and scores, for
-every blend a, the plane (1 − a) × output + a × physics blur of each row against the same
-baselines: won (learning rows won) and harmless counts per a. The model's own ``physics_blend``
-should be 0 here (the output is then the network's alone). Choose a on the selection split only.
+Runs the independent suite (``generalization.py``) once with the model's network alone (its own
+``physics_blend`` switched off) and scores, for every blend a, the plane (1 − a) × output + a ×
+physics blur of each row against the same baselines: won (learning rows won) and harmless counts
+per a. Choose a on the selection split only.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             count["harmless"] += scored.harmless
             count["rows"] += 1
 
-    rows, _ = generalization.measure(args.model, args.split, False, False, args.cache, on_row=on_row)
+    rows, _ = generalization.measure(args.model, args.split, False, False, args.cache, on_row=on_row,
+                                     network_alone=True)
     print(f"{rows[0].model}, {args.split} split\n\n| blend | won (learning) | harmless |\n|---:|---|---:|")
     for a, c in counts.items():
         print(f"| {a:g} | {c['won']} ({c['learning']}) | {c['harmless']} of {c['rows']} |")

@@ -127,12 +127,14 @@ class Renderer:
 
 
 def measure(model: str, split: str, quick: bool, tta: bool, cache: Path, progress=None,
-            output_level: str | None = None, on_row=None) -> tuple[list[Row], list[dict]]:
+            output_level: str | None = None, on_row=None, network_alone: bool = False
+            ) -> tuple[list[Row], list[dict]]:
     """Every row of the suite for ``model``; ``on_row(row, images)`` (optional) sees each row's
-    images (``input``, ``truth``, ``output``, ``blur``) and the loaded ``model``."""
-    from deepz_fiji.refocus import load_model, refocus_plane
+    images (``input``, ``truth``, ``output``, ``blur``) and the loaded ``model``.
+    ``network_alone``: without the model's physics blend."""
+    from deepz_fiji.refocus import load_model, network_only, refocus_plane
 
-    loaded = load_model(model)
+    loaded = network_only(model) if network_alone else load_model(model)
     config = loaded.config
     if output_level:
         config.output_level = output_level

@@ -1,4 +1,4 @@
-"""Find Java, ``ij.jar`` or a Fiji installation; the offline JVM settings; the running host.
+"""Find Java, ``ij.jar`` or a Fiji installation; the offline JVM settings; :class:`ImageJHost`.
 
 Two hosts share one bridge:
 

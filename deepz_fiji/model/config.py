@@ -41,9 +41,9 @@ OUTPUT_LEVELS = ("flux", "background", "none")
 #: Input channels a generator may get after the DPM (``physics_inputs``), computed from the input
 #: and the config's optics: ``blur``, the normalised image convolved with the nominal wide-field PSF
 #: at Δz (:func:`deepz_fiji.evaluate.baselines.blur_channel`), the physics blur baseline itself.
+#: The field ``physics_blend`` a is separate: a wide-field output is ``(1 − a) ×`` the network's plane
+#: ``+ a ×`` that physics blur (in normalised units, before the output level is set); 0: the network alone.
 PHYSICS_INPUTS = ("blur",)
-#: ``physics_blend`` a: a wide-field output is ``(1 − a) ×`` the network's plane ``+ a ×`` that
-#: physics blur (in normalised units, before the output level is set). 0: the network alone.
 #: Bumped when the folder layout or the meaning of a field changes.
 FORMAT_VERSION = 1
 

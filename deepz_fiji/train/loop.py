@@ -141,7 +141,8 @@ def train(
                      "init_from": None if init_from is None else str(init_from), "command": command})
     patch = training_patch(data, options, config.size_multiple)
     val = validation_arrays(data, options, config.size_multiple, config)
-    baseline = float(np.mean(np.abs((val[0] if val[0].ndim == 3 else val[0][..., 0]) - val[1])))  # "do nothing": input as the prediction
+    inputs = val[0] if val[0].ndim == 3 else val[0][..., 0]  # the image, without physics channels
+    baseline = float(np.mean(np.abs(inputs - val[1])))  # "do nothing": input as the prediction
     history = TrainingLog(out, resume_iteration=start if resuming else None)
     total = options.total_iterations
     batches = iter(training_stream(data, options, patch, start=start, config=config))
