@@ -207,3 +207,17 @@ def test_autofocus_scores_the_network_alone_when_the_model_blends_in_the_physics
     assert not np.allclose(virtual_stack(image, -2, 2, 1.0, blended), virtual_stack(image, -2, 2, 1.0, plain))
     np.testing.assert_array_equal(analyse_focus(image, blended, (-2, 2), 1.0).curves,
                                   analyse_focus(image, plain, (-2, 2), 1.0).curves)
+
+
+def test_autofocus_scores_the_network_with_the_global_flux_level_when_the_model_keeps_the_local_one(make_tiny_model):
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.model import load_model
+    from deepz_fiji.refocus import network_only
+
+    plain = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0))
+    local = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0, output_level="local-flux",
+                                       output_level_scale=0.5))
+    image = sample((48, 40))
+    assert network_only(local).config.output_level == "flux" and local.config.output_level == "local-flux"
+    np.testing.assert_array_equal(analyse_focus(image, local, (-2, 2), 1.0).curves,
+                                  analyse_focus(image, plain, (-2, 2), 1.0).curves)

@@ -103,7 +103,7 @@ def test_identity_model_returns_the_input_in_its_own_units(dtype):
     np.testing.assert_allclose(out, image.astype(np.float32), rtol=1e-5, atol=1e-3 * float(image.max()) / 1000)
 
 
-@pytest.mark.parametrize("level", ["flux", "background"])
+@pytest.mark.parametrize("level", ["flux", "local-flux", "background"])
 def test_widefield_output_level_removes_a_uniform_offset(level):
     """A network that leaves a Δz-dependent offset in normalised units: the wide-field output's
     level is set back (mean or background median); a cross-modality model's is left alone."""

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+_LEVELS = {
+    "flux": "flux (the frame's mean kept)",
+    "local-flux": "local flux (the input's low-pass kept at σ = {s:g} × the defocus disc's radius at Δz)",
+    "background": "background (the median of the input's background pixels kept)",
+    "none": "as the network gives it",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("info", help="print a model's calibration, training record and model card",
@@ -30,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  physics inputs: {', '.join(c.physics_inputs)} (from the optics above)")
     if c.physics_blend:
         print(f"  output: {1 - c.physics_blend:g} × the network + {c.physics_blend:g} × the physics blur at Δz")
+    if c.modality == "widefield":
+        print(f"  output level: {_LEVELS[c.output_level].format(s=c.output_level_scale)}")
     if training:
         print(f"  trained {training.get('iterations', '?')} iterations in "
               f"{float(training.get('seconds', 0) or 0) / 60:.1f} min; validation MAE "

@@ -34,10 +34,12 @@ _MODALITY_ALIASES = {"widefield->confocal": "widefield→confocal", "wide-field"
 REQUIRED_KEYS = ("name", "width", "depth", "dpm_scale_um", "dz_min_um", "dz_max_um")
 #: How a wide-field output's uniform level is set after the network (``output_level``):
 #: ``flux``: its mean over the frame equals the input's (defocus moves light, it neither makes nor
-#: removes it); ``background``: its median over the input's background pixels (below the
-#: triangle threshold) equals the input's; ``none``: as the network gives it. Outputs of
+#: removes it); ``local-flux``: its low-pass at the scale of the defocus disc of |Δz| equals the
+#: input's, σ = ``output_level_scale`` × the disc's radius (:mod:`deepz_fiji.refocus.levels`);
+#: ``background``: its median over the input's background pixels (below the triangle threshold)
+#: equals the input's; ``none``: as the network gives it. Outputs of
 #: widefield→confocal models are left as they are.
-OUTPUT_LEVELS = ("flux", "background", "none")
+OUTPUT_LEVELS = ("flux", "local-flux", "background", "none")
 #: Input channels a generator may get after the DPM (``physics_inputs``), computed from the input
 #: and the config's optics: ``blur``, the normalised image convolved with the nominal wide-field PSF
 #: at Δz (:func:`deepz_fiji.evaluate.baselines.blur_channel`), the physics blur baseline itself.
@@ -98,6 +100,7 @@ class ModelConfig:
     receptive_field_px: int | None = None
     physics_inputs: list = field(default_factory=list)
     physics_blend: float = 0.0
+    output_level_scale: float = 2.0
     description: str = ""
     format_version: int = FORMAT_VERSION
 
@@ -151,12 +154,14 @@ class ModelConfig:
             if not isinstance(getattr(self, key), typ):
                 raise bad(key, f"must be a {typ.__name__}, got {type(getattr(self, key)).__name__}")
         for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na",
-                    "wavelength_um", "dz_min_um", "dz_max_um", "physics_blend"):
+                    "wavelength_um", "dz_min_um", "dz_max_um", "physics_blend",
+                    "output_level_scale"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise bad(key, f"must be a finite number, got {value!r}")
             setattr(self, key, float(value))
-        for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na", "wavelength_um"):
+        for key in ("width", "dpm_scale_um", "intensity_gain", "pixel_um", "z_step_um", "na", "wavelength_um",
+                    "output_level_scale"):
             if getattr(self, key) <= 0:
                 raise bad(key, f"must be > 0, got {getattr(self, key)}")
         for key in ("depth", "format_version"):

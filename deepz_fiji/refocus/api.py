@@ -60,13 +60,16 @@ def resolve_model(model: ModelLike):
 
 
 def network_only(model: ModelLike):
-    """``model`` with its physics blend switched off: the network's planes alone (what focus
-    finding scores; a blend of the blur would flatten the sharpness curve)."""
+    """``model`` with its physics blend switched off and a ``local-flux`` level made ``flux``: the
+    network's planes alone (what focus finding scores; the blur, or the input's low-pass, would
+    flatten the sharpness curve)."""
     loaded = resolve_model(model)
-    if not getattr(loaded.config, "physics_blend", 0.0):
+    level = getattr(loaded.config, "output_level", "flux")
+    if not getattr(loaded.config, "physics_blend", 0.0) and level != "local-flux":
         return loaded
     view = copy.copy(loaded)
-    view.config = dataclasses.replace(loaded.config, physics_blend=0.0)
+    view.config = dataclasses.replace(loaded.config, physics_blend=0.0,
+                                      output_level="flux" if level == "local-flux" else level)
     return view
 
 

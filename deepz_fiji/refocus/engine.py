@@ -21,14 +21,12 @@ import numpy as np
 
 from deepz_fiji.data import (
     NormParams,
-    background_mask,
-    denormalize,
     estimate_normalization,
-    normalize,
 )
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.evaluate.baselines import blur_channel, physics_channels
+from deepz_fiji.refocus.levels import FrameLevel
 from deepz_fiji.refocus.precision import check_precision, precision_scope
 from deepz_fiji.refocus.symmetry import averaged
 from deepz_fiji.refocus.tiling import MAX_TILE, TileLayout, pad_to, plan_tiles
@@ -187,10 +185,11 @@ def _samples(frames, jobs, layout, config, norms):
         if not jobs[f]:
             continue
         given = norms[f] if norms[f] is not None else estimate_normalization(frame)
-        params = _FrameNorm(given, frame, config.output_level if config.modality == "widefield" else "none")
-        normalised = normalize(frame, params.params)
+        params = FrameLevel(given, frame, config.output_level if config.modality == "widefield" else "none", config)
+        normalised = params.normalised
         image = pad_to(normalised, layout.padded_shape)
         for p, dz in enumerate(jobs[f]):
+            params.plan(p, dz)
             dpm = np.asarray(dz, np.float32) / np.float32(config.dpm_scale_um)
             dpm = dpm if dpm.ndim == 0 else pad_to(dpm, layout.padded_shape)
             channels = physics_channels(normalised, dz, config)
@@ -222,40 +221,6 @@ def _predict(model, batch: np.ndarray) -> np.ndarray:
     return out[..., 0]
 
 
-class _FrameNorm:
-    """A frame's normalisation, undone on each refocused plane.
-
-    The uniform level of a wide-field output is set as the model's ``output_level`` says (see
-    :data:`deepz_fiji.model.config.OUTPUT_LEVELS`): ``flux`` keeps the frame's mean, since
-    defocus only moves light (in a dense sample the gaps fill with out-of-focus light, so the
-    background is not conserved); ``background`` pins the median over the input's background
-    pixels. Either removes the small Δz-dependent offset a network leaves in normalised units,
-    which the denormalisation would otherwise amplify into a uniform error. No output goes
-    below the input's zero level (``min(0, input minimum)``): a non-negative image stays so.
-    """
-
-    def __init__(self, params, frame: np.ndarray, level: str):
-        self.params = params
-        self.floor = np.float32(min(float(np.min(frame)), 0.0))
-        self.mask = background_mask(frame) if level == "background" else None
-        if self.mask is not None and self.mask.sum() < 0.05 * self.mask.size:
-            level, self.mask = "none", None  # too little background to measure it reliably
-        self.mode = level
-        self.level = self._level(normalize(frame, params))
-
-    def _level(self, plane: np.ndarray) -> float:
-        """The quantity the mode keeps: the mean (flux) or the background median."""
-        if self.mode == "flux":
-            return float(np.mean(plane, dtype=np.float64))
-        return float(np.median(plane[self.mask])) if self.mode == "background" else 0.0
-
-    def restore(self, plane: np.ndarray) -> np.ndarray:
-        if self.mode != "none":
-            plane = plane + np.float32(self.level - self._level(plane))
-        out = denormalize(plane, self.params)
-        return np.maximum(out, self.floor, out=out)
-
-
 class _Blender:
     """Accumulates weighted tile predictions per plane; hands back planes once complete."""
 
@@ -280,5 +245,5 @@ class _Blender:
                 plane = self.sums.pop(key)[: self.shape[0], : self.shape[1]]
                 if key in self.blur:
                     plane = (1 - self.blend) * plane + self.blend * self.blur.pop(key)
-                finished.append((key, params.restore(plane)))
+                finished.append((key, params.restore(plane, p)))
         return finished
