@@ -35,6 +35,9 @@ LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS o
 blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INIT without it, that channel
 starts with zero weights, or PHYSICS_SHARE of the image channel's), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
+That is stage 4; the shipped default is stage 4c, the same network with its output post-processed,
+chosen with ``benchmarks/blend_sweep.py``: ``deepz variant <stage 4> --out <folder> --physics-blend 0.4
+--output-level local-flux --level-scale 0.5``.
 """
 
 from __future__ import annotations
