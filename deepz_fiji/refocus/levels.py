@@ -4,8 +4,9 @@ Defocus moves light without making or removing it, and it moves it no further th
 geometric defocus disc. So the part of an image coarser than that disc is the same at every
 focus: ``local-flux`` keeps it (the output's low-pass, at a scale set by the disc of |Δz|,
 equals the input's; at a scale below about twice the disc's radius it also keeps some of the
-input's finer structure, which a model's ``output_level_scale`` may choose on measurements); ``flux`` keeps only the whole frame's mean; ``background`` pins the median
-over the input's background pixels; ``none`` leaves the network's level.
+input's finer structure, which a model's ``output_level_scale`` may choose on measurements);
+``flux`` keeps only the whole frame's mean; ``background`` pins the median over the input's
+background pixels; ``none`` leaves the network's level.
 """
 
 from __future__ import annotations
