@@ -221,3 +221,38 @@ def test_autofocus_scores_the_network_with_the_global_flux_level_when_the_model_
     assert network_only(local).config.output_level == "flux" and local.config.output_level == "local-flux"
     np.testing.assert_array_equal(analyse_focus(image, local, (-2, 2), 1.0).curves,
                                   analyse_focus(image, plain, (-2, 2), 1.0).curves)
+
+
+def _blockwise_stack(img, depths):
+    """A stack whose regions of a grid (the shape of ``depths``) are each in focus at their own depth."""
+    rows, cols = depths.shape
+    out = np.empty((len(Z), *img.shape))
+    ys = np.linspace(0, img.shape[0], rows + 1).round().astype(int)
+    xs = np.linspace(0, img.shape[1], cols + 1).round().astype(int)
+    for r in range(rows):
+        for c in range(cols):
+            block = img[ys[r]:ys[r + 1], xs[c]:xs[c + 1]]
+            out[:, ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = [defocused(block, z, depths[r, c]) for z in Z]
+    return out
+
+
+def test_autofocus_says_there_is_no_single_focus_where_regions_are_sharp_at_unrelated_depths(caplog):
+    from deepz_fiji.activity.autofocus import NO_SINGLE_FOCUS_UM
+
+    img = sample((96, 96), seed=4)
+    depths = np.random.default_rng(4).permutation(np.linspace(-7.5, 7.5, 16)).reshape(4, 4)
+    with caplog.at_level(logging.WARNING):
+        result = analyse_focus(img, stack_fn=lambda image: _blockwise_stack(image, depths))
+    assert result.spread_um > 2 * NO_SINGLE_FOCUS_UM and not result.single_focus
+    assert "no single focus" in caplog.text
+
+
+def test_a_flat_or_tilted_sample_has_a_single_focus(caplog):
+    img = sample((96, 96), seed=5)
+    with caplog.at_level(logging.WARNING):
+        flat = analyse_focus(img, stack_fn=synthetic_stack_fn(img, 2.0))
+        tilted = analyse_focus(img, stack_fn=synthetic_stack_fn(img, np.linspace(-4.0, 6.0, 96)))
+    assert flat.spread_um < 0.3 and tilted.spread_um < 0.5 and flat.single_focus and tilted.single_focus
+    assert "no single focus" not in caplog.text
+    small = sample((24, 24), seed=6)
+    assert analyse_focus(small, stack_fn=synthetic_stack_fn(small, 0.0)).spread_um is None

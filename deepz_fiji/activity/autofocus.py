@@ -30,6 +30,12 @@ Progress = Callable[[int, int], None]
 SHARPNESS = ("normvar", "brenner")
 #: Planes used by the least-squares parabola around the sharpest plane.
 FIT_POINTS = 5
+#: The grid whose regional foci measure how far a sample is from having one focus (:func:`focus_spread`).
+SPREAD_GRID = (4, 4)
+#: Above this scatter (µm) of the regional foci around a plane, autofocus says there is no single
+#: focus. Chosen on the independent suite's selection-split fields (benchmarks/autofocus_dense.py):
+#: thin samples up to 1.6 µm, a real-morphology volume 3.2–5.6 µm (dense tissue slabs stay below 0.8).
+NO_SINGLE_FOCUS_UM = 2.0
 
 
 def sharpness(image: np.ndarray, method: str = "normvar") -> float:
@@ -90,7 +96,9 @@ class FocusResult:
     """In-focus Δz per region (R, C), the planes' Δz, the sharpness curves (R, C, Z), and per
     region whether the sharpest plane is at the range's end and the sharpness peak's width (µm,
     :func:`peak_width`; a thick sample is sharp over more of its depth, but on its own the width
-    does not tell thick samples from thin ones: benchmarks/autofocus_dense.py)."""
+    does not tell thick samples from thin ones: benchmarks/autofocus_dense.py), and the scatter of
+    the foci of a 4×4 grid around a plane (``spread_um``, :func:`focus_spread`; None where the
+    image is too small for it)."""
 
     dz_um: np.ndarray
     z_um: np.ndarray
@@ -98,6 +106,13 @@ class FocusResult:
     at_edge: np.ndarray
     shape: tuple[int, int]
     width_um: np.ndarray
+    spread_um: float | None = None
+
+    @property
+    def single_focus(self) -> bool:
+        """False when the image's regions are sharpest at depths that scatter beyond
+        :data:`NO_SINGLE_FOCUS_UM` around a plane (:func:`focus_spread`): no one Δz brings it into focus."""
+        return self.spread_um is None or self.spread_um <= NO_SINGLE_FOCUS_UM
 
     def height_map(self) -> np.ndarray:
         """The (Y, X) height map (µm): bilinear between region centres, linear beyond them."""
@@ -141,7 +156,29 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
     if edge.any() and warn:
         log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
                     "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
-    return FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width)
+    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width, focus_spread(stack, z, method))
+    if warn and not result.single_focus:
+        log.warning("no single focus: regions of the image are sharpest at depths %.1f µm apart around a plane "
+                    "(structure at several depths, or a thick sample); one Δz will not bring it all into focus: "
+                    "use --regions for a height map, or a virtual stack", result.spread_um)
+    return result
+
+
+def focus_spread(stack: np.ndarray, z_um: np.ndarray, method: str = "normvar") -> float | None:
+    """RMS (µm) of the in-focus Δz of a :data:`SPREAD_GRID` of regions around their best-fitting
+    plane: near 0 for a flat or tilted sample, large where regions are sharpest at unrelated
+    depths. None where the image is too small for the grid."""
+    rows, cols = SPREAD_GRID
+    if rows * 8 > stack.shape[1] or cols * 8 > stack.shape[2]:
+        return None
+    foci = np.empty((rows, cols))
+    for r, (y0, y1) in enumerate(_blocks(stack.shape[1], rows)):
+        for c, (x0, x1) in enumerate(_blocks(stack.shape[2], cols)):
+            foci[r, c], _ = peak_position(z_um, [sharpness(plane[y0:y1, x0:x1], method) for plane in stack])
+    yy, xx = np.mgrid[:rows, :cols]
+    design = np.c_[np.ones(rows * cols), yy.ravel(), xx.ravel()]
+    coef, *_ = np.linalg.lstsq(design, foci.ravel(), rcond=None)
+    return float(np.sqrt(np.mean((foci.ravel() - design @ coef) ** 2)))
 
 
 def _check_regions(regions: tuple[int, int], shape: tuple[int, ...]) -> tuple[int, int]:
