@@ -30,7 +30,7 @@ Progress = Callable[[int, int], None]
 SHARPNESS = ("normvar", "brenner")
 #: Planes used by the least-squares parabola around the sharpest plane.
 FIT_POINTS = 5
-#: The grid whose regional foci measure how far a sample is from having one focus (:func:`focus_spread`).
+#: The grid whose regional foci measure how far a sample is from having one focus (:func:`plane_residual_um`).
 SPREAD_GRID = (4, 4)
 #: Above this scatter (µm) of the regional foci around a plane, autofocus says there is no single
 #: focus. Chosen on the independent suite's selection-split fields (benchmarks/autofocus_dense.py):
@@ -97,7 +97,7 @@ class FocusResult:
     region whether the sharpest plane is at the range's end and the sharpness peak's width (µm,
     :func:`peak_width`; a thick sample is sharp over more of its depth, but on its own the width
     does not tell thick samples from thin ones: benchmarks/autofocus_dense.py), and the scatter of
-    the foci of a 4×4 grid around a plane (``spread_um``, :func:`focus_spread`; None where the
+    the foci of a 4×4 grid around a plane (``spread_um``, :func:`plane_residual_um`; None where the
     image is too small for it)."""
 
     dz_um: np.ndarray
@@ -111,7 +111,7 @@ class FocusResult:
     @property
     def single_focus(self) -> bool:
         """False when the image's regions are sharpest at depths that scatter beyond
-        :data:`NO_SINGLE_FOCUS_UM` around a plane (:func:`focus_spread`): no one Δz brings it into focus."""
+        :data:`NO_SINGLE_FOCUS_UM` around a plane (:func:`plane_residual_um`): no one Δz brings it into focus."""
         return self.spread_um is None or self.spread_um <= NO_SINGLE_FOCUS_UM
 
     def height_map(self) -> np.ndarray:
@@ -146,6 +146,26 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
         raise DeepZError(f"a focus stack must be (Z, Y, X) with one Δz per plane, got {stack.shape} and {len(z)} Δz")
     if len(z) < 3:
         raise DeepZError("autofocus needs at least 3 planes; widen the z range or use a smaller step")
+    curves, dz, edge, width = _score_regions(stack, z, rows, cols, method)
+    if edge.any() and warn:
+        log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
+                    "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
+    if (rows, cols) == SPREAD_GRID:
+        spread = plane_residual_um(dz)
+    elif SPREAD_GRID[0] * 8 <= stack.shape[1] and SPREAD_GRID[1] * 8 <= stack.shape[2]:
+        spread = plane_residual_um(_score_regions(stack, z, *SPREAD_GRID, method)[1])
+    else:
+        spread = None  # too small an image for the grid
+    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width, spread)
+    if warn and not result.single_focus:
+        log.warning("no single focus: regions of the image are sharpest at depths that scatter by %.1f µm around a plane "
+                    "(structure at several depths, or a thick sample); one Δz will not bring it all into focus: "
+                    "use --regions for a height map, or a virtual stack", result.spread_um)
+    return result
+
+
+def _score_regions(stack: np.ndarray, z: np.ndarray, rows: int, cols: int, method: str):
+    """Sharpness curves (R, C, Z), in-focus Δz, at-edge flags and peak widths of a grid of regions."""
     curves = np.empty((rows, cols, len(z)))
     dz, edge, width = np.empty((rows, cols)), np.zeros((rows, cols), bool), np.empty((rows, cols))
     for r, (y0, y1) in enumerate(_blocks(stack.shape[1], rows)):
@@ -153,28 +173,13 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
             curves[r, c] = [sharpness(plane[y0:y1, x0:x1], method) for plane in stack]
             dz[r, c], edge[r, c] = peak_position(z, curves[r, c])
             width[r, c] = peak_width(z, curves[r, c])
-    if edge.any() and warn:
-        log.warning("the sharpest plane is at the end of the %g … %g µm range in %d region(s); the focus "
-                    "may lie outside it: widen the range", z[0], z[-1], int(edge.sum()))
-    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width, focus_spread(stack, z, method))
-    if warn and not result.single_focus:
-        log.warning("no single focus: regions of the image are sharpest at depths %.1f µm apart around a plane "
-                    "(structure at several depths, or a thick sample); one Δz will not bring it all into focus: "
-                    "use --regions for a height map, or a virtual stack", result.spread_um)
-    return result
+    return curves, dz, edge, width
 
 
-def focus_spread(stack: np.ndarray, z_um: np.ndarray, method: str = "normvar") -> float | None:
-    """RMS (µm) of the in-focus Δz of a :data:`SPREAD_GRID` of regions around their best-fitting
-    plane: near 0 for a flat or tilted sample, large where regions are sharpest at unrelated
-    depths. None where the image is too small for the grid."""
-    rows, cols = SPREAD_GRID
-    if rows * 8 > stack.shape[1] or cols * 8 > stack.shape[2]:
-        return None
-    foci = np.empty((rows, cols))
-    for r, (y0, y1) in enumerate(_blocks(stack.shape[1], rows)):
-        for c, (x0, x1) in enumerate(_blocks(stack.shape[2], cols)):
-            foci[r, c], _ = peak_position(z_um, [sharpness(plane[y0:y1, x0:x1], method) for plane in stack])
+def plane_residual_um(foci: np.ndarray) -> float:
+    """RMS (µm) of a grid of in-focus Δz around their best-fitting plane: near 0 for a flat or
+    tilted sample, large where regions are sharpest at unrelated depths (``FocusResult.spread_um``)."""
+    rows, cols = foci.shape
     yy, xx = np.mgrid[:rows, :cols]
     design = np.c_[np.ones(rows * cols), yy.ravel(), xx.ravel()]
     coef, *_ = np.linalg.lstsq(design, foci.ravel(), rcond=None)

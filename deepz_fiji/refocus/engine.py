@@ -19,10 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepz_fiji.data import (
-    NormParams,
-    estimate_normalization,
-)
+from deepz_fiji.data import NormParams, estimate_normalization
 from deepz_fiji.dpm import check_range
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.evaluate.baselines import blur_channel, physics_channels
