@@ -73,6 +73,30 @@ def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
     assert hit == pytest.approx(2 / 3)
 
 
+def test_score_table_sets_each_models_threshold_on_its_own_harmless_rows():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location("trust_scores", bench / "trust_scores.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # model a: scores 0..9 harmless, 20 and 30 harmful (one gross); model b: ten times larger scores,
+    # so one pooled threshold would miss a's harmful rows, per-model thresholds catch both.
+    records = [{"model": "a", "ratio": 1.0, "s": float(v)} for v in range(10)]
+    records += [{"model": "a", "ratio": 1.1, "s": 20.0}, {"model": "a", "ratio": 2.0, "s": 30.0}]
+    records += [{"model": "b", "ratio": 1.0, "s": 10.0 * v} for v in range(10)]
+    records += [{"model": "b", "ratio": 1.2, "s": 50.0}, {"model": "b", "ratio": 1.3, "s": 500.0}]
+    lines = module.score_table(records, ("s",), "two")
+    assert lines[0] == "# two: 4 harmful rows of 24 (1 worse than 1.5x)"
+    cells = [c.strip() for c in lines[-1].strip("|").split("|")]
+    # b's 50 is below its own 90 % quantile (81), so 3 of 4 harmful rows fire, the gross one too,
+    # and exactly one harmless row per model (9 > 8.1, 90 > 81): 2 of 20.
+    assert cells[0] == "s" and cells[2] == "0.75" and cells[4] == "1.00" and cells[5] == "0.10"
+
+
 def test_outputs_and_the_batch_summary_record_the_calibration(run_cli, tmp_path, make_tiny_model):
     pytest.importorskip("tensorflow")
     import csv
