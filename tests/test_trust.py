@@ -55,7 +55,8 @@ def test_cli_shows_each_mismatch_as_one_warning_line(run_cli, tmp_path, make_tin
     assert quiet.returncode == 0 and "WARNING" not in quiet.stderr
 
 
-def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
+def _trust_scores():
+    """benchmarks/trust_scores.py as a module."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -65,6 +66,11 @@ def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
     spec = importlib.util.spec_from_file_location("trust_scores", bench / "trust_scores.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
+    module = _trust_scores()
     values = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0, 3.0, 0.05])
     harmful = np.array([False] * 10 + [True, True, True])
     auc, threshold, hit = module.separation(values, harmful)
@@ -74,15 +80,7 @@ def test_score_separation_counts_auc_and_hits_at_ten_percent_false_alarms():
 
 
 def test_score_table_sets_each_models_threshold_on_its_own_harmless_rows():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
-    spec = importlib.util.spec_from_file_location("trust_scores", bench / "trust_scores.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _trust_scores()
     # model a: scores 0..9 harmless, 20 and 30 harmful (one gross); model b: ten times larger scores,
     # so one pooled threshold would miss a's harmful rows, per-model thresholds catch both.
     records = [{"model": "a", "ratio": 1.0, "s": float(v)} for v in range(10)]
