@@ -20,6 +20,9 @@ SSIM above both; harmless: RMSE ≤ 1.05×). Writes ``table.md``, ``rows.csv``, 
 and ``summary.txt`` (the one-line summary, also printed) under ``--out``. Rendered data are
 cached in ``$DEEPZ_CACHE`` (default ``~/.cache/deepz-fiji``)/generalization. Choose between
 models on ``--split selection``; use ``--split test`` once, for the table you report.
+``--record`` also writes the result into the model's folder as ``suite.json``, which ``deepz info``
+prints (:mod:`deepz_fiji.evaluate.suite`); ``--record --from-rows CSV`` records an earlier run's
+``rows.csv`` without measuring again.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from deepz_fiji.evaluate import (  # noqa: E402
     markdown_table,
     nominal_psf_plane,
     physics_blur,
+    read_rows_csv,
     score_row,
     summary_line,
     write_rows_csv,
@@ -230,11 +234,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("generalization-out"))
     parser.add_argument("--cache", type=Path,
                         default=Path(os.environ.get("DEEPZ_CACHE", "~/.cache/deepz-fiji")).expanduser() / "generalization")
+    parser.add_argument("--record", action="store_true",
+                        help="also write the result as suite.json into the model's folder (deepz info prints it)")
+    parser.add_argument("--from-rows", type=Path, default=None, metavar="CSV",
+                        help="with --record: record an earlier run's rows.csv instead of measuring")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if args.iteration is not None and not args.checkpoint:
         parser.error("--iteration needs --checkpoint RUN (the training run that kept the generator)")
+    if args.record and (args.checkpoint or args.quick or args.tta or args.output_level):
+        parser.error("--record writes the model's own result: leave out --checkpoint, --quick, --tta and "
+                     "--output-level")
+    if args.from_rows:
+        if not args.record:
+            parser.error("--from-rows is for --record (record an earlier run's rows.csv)")
+        rows = read_rows_csv(args.from_rows)
+        print(f"recorded {record(args.model or rows[0].model, rows)}")
+        return 0
     from tqdm import tqdm
 
     if args.checkpoint:
@@ -267,7 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "summary.txt").write_text(line + "\n", encoding="utf-8")
     print(f"{model} ({args.split}): {line}")
     print(f"{len(rows)} rows in {seconds:.0f} s; wrote {args.out}/table.md, rows.csv, examples.png, summary.txt")
+    if args.record:
+        print(f"recorded {record(args.model, rows)}")
     return 0
+
+
+def record(model: str | None, rows: list) -> Path:
+    """Write ``rows`` as the suite record (``suite.json``) of ``model``'s folder."""
+    from deepz_fiji.evaluate.suite import write_suite_record
+    from deepz_fiji.model.folder import resolve_model_path
+
+    command = f"python benchmarks/generalization.py --model {rows[0].model} --split {rows[0].split}"
+    return write_suite_record(resolve_model_path(model), rows, command)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,15 @@ _LEVELS = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("info", help="print a model's calibration, training record and model card",
                               description="Print what a model was made for (pixel size, z-step, Δz range, optics), "
-                                          "how it was trained and, for models made by deepz fit, its card.")
+                                          "how it was trained, for models made by deepz fit its card, and the "
+                                          "model's record on the independent suite where it has one (suite.json).")
     p.add_argument("model", help="model name or folder")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from deepz_fiji.evaluate.card import card_text, read_card
+    from deepz_fiji.evaluate.suite import read_suite_record, suite_text
     from deepz_fiji.model.folder import load_config, resolve_model_path
 
     folder = resolve_model_path(args.model)
@@ -45,4 +47,7 @@ def run(args: argparse.Namespace) -> int:
               f"{(c.validation or {}).get('val_mae', float('nan')):.4g}")
     card = read_card(folder)
     print(card_text(card) if card else "  no model card (models made by deepz fit have one: report.json)")
+    suite = read_suite_record(folder)
+    if suite:
+        print(suite_text(suite))
     return 0

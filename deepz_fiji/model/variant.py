@@ -1,7 +1,8 @@
 """A copy of a model folder with other post-processing: the physics blend and the output level.
 
 The network is not touched; only ``config.json`` changes (its description records the source and
-the change). Useful to get a shipped model's network alone (``physics_blend`` 0, ``flux``), or
+the change). The source's measurements (its card, its suite record) describe other outputs and are
+not copied. Useful to get a shipped model's network alone (``physics_blend`` 0, ``flux``), or
 to try another level on your own data before measuring it (``deepz evaluate``).
 """
 
@@ -38,7 +39,7 @@ def write_variant(source: str | os.PathLike | None, out: str | os.PathLike, *, n
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("report.*", "checkpoint"))
+        shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("report.*", "suite.json", "checkpoint"))
         config.save(tmp / CONFIG_FILE)
         os.replace(tmp, target)
     finally:
