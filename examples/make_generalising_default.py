@@ -27,7 +27,9 @@ SHARPEN (1; W: pairs refocusing towards their region's focal plane weigh W in th
 the model goes to ``model[-input]-sharpenW/``), VAL_EVERY (500: validation, checkpoint and a kept
 generator, ``--snapshots``, every so many iterations, so that the suite can judge each of them:
 ``generalization.py --checkpoint WORK_DIR/model… --iteration N``), TAG (appended to the model folder's
-name: another run of the same recipe, e.g. shorter or with another VAL_EVERY), INIT (the model to
+name: another run of the same recipe, e.g. shorter or with another VAL_EVERY), AUGMENT (5: the paper's
+flips/rotations; 8: every symmetry of the square, ``deepz train --augment-group 8``, the model folder
+gets ``-d4``), INIT (the model to
 fine-tune from; default ``models/widefield-20x-0.75na``; the shipped default before this recipe's
 model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x -C /tmp/old``),
 LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS of MAE-only warm-up;
@@ -96,7 +98,7 @@ def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
           "--iterations", os.environ.get("GAN", "0"), "--warmup", str(iterations), "--batch", os.environ.get("BATCH", "8"),
           "--lr-g", os.environ.get("LR", "1e-4"),
           "--val-every", os.environ.get("VAL_EVERY", "500"), "--val-samples", "512", "--seed", "7",
-          "--sharpen-weight", f"{sharpen:g}", "--snapshots",
+          "--sharpen-weight", f"{sharpen:g}", "--snapshots", "--augment-group", os.environ.get("AUGMENT", "5"),
           *(["--physics-inputs", *os.environ["PHYSICS"].split(), "--physics-share", os.environ.get("PHYSICS_SHARE", "0")]
             if os.environ.get("PHYSICS") else []),
           "--description",
@@ -133,7 +135,8 @@ def main(argv: list[str]) -> int:
     sharpen = float(os.environ.get("SHARPEN", 1))
     dataset = work / f"dataset{suffix}"
     tag = os.environ.get("TAG", "")
-    model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}") + (f"-{tag}" if tag else ""))
+    model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}")
+                    + ("-d4" if os.environ.get("AUGMENT") == "8" else "") + (f"-{tag}" if tag else ""))
     simulate_fields(work, tissue, others, size)
     if not (dataset / "manifest.json").is_file():
         deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",

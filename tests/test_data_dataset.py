@@ -133,16 +133,23 @@ def test_same_seed_gives_the_same_dataset(dataset, tmp_path):
     assert other["dz_histogram"] != ds.manifest["dz_histogram"]
 
 
-def test_augment_gives_five_distinct_transforms_with_identity_first():
+def test_augment_gives_the_eight_symmetries_of_the_square_the_papers_five_first():
+    from deepz_fiji.refocus.symmetry import SYMMETRIES, apply
+
     image = np.arange(12.0).reshape(3, 4)
-    outs = [augment(image, k) for k in range(5)]
+    outs = [augment(image, k) for k in range(8)]
     np.testing.assert_array_equal(outs[0], image)
+    np.testing.assert_array_equal(outs[4], image[:, ::-1])  # the paper's one flip
     flat = {o.tobytes() + bytes(o.shape) for o in outs}
-    assert len(flat) == 5
+    assert len(flat) == 8
+    # the same group test-time augmentation averages over
+    assert flat == {apply(image[None], t, m)[0].tobytes() + bytes(apply(image[None], t, m)[0].shape)
+                    for t, m in SYMMETRIES}
     batch = np.stack([image, image + 1])
     np.testing.assert_array_equal(augment(batch, 1)[1], augment(image + 1, 1))  # last two axes of a batch
+    np.testing.assert_array_equal(augment(batch, 6)[0], augment(image, 6))
     with pytest.raises(DeepZError):
-        augment(image, 5)
+        augment(image, 8)
 
 
 def test_fewer_than_two_stacks_is_an_error(tmp_path):

@@ -230,12 +230,14 @@ def test_init_from_transfers_weights_and_checks_the_architecture(trained, datase
 def test_cli_trains_a_model(dataset, run_cli, tmp_path):
     out = tmp_path / "cli-model"
     proc = run_cli("train", dataset, "--out", out, "--preset", "tiny", "--warmup", "1", "--iterations", "0",
-                   "--batch", "4", "--seed", "3", "--no-intensity-scale", "--dpm-scale-um", "2.5")
+                   "--batch", "4", "--seed", "3", "--no-intensity-scale", "--dpm-scale-um", "2.5",
+                   "--augment-group", "8")
     assert proc.returncode == 0, proc.stderr
     assert "model written to" in proc.stdout
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["command"].startswith("deepz train ")
     assert config["training"]["options"]["seed"] == 3 and config["training"]["options"]["intensity_scale"] is None
+    assert config["training"]["options"]["augment_group"] == 8
     assert config["dpm_scale_um"] == 2.5 and load_model(out).config.dpm_scale_um == 2.5
     bad = run_cli("train", dataset, "--out", tmp_path / "x", "--resume")
     assert bad.returncode == 2 and "no training checkpoint" in bad.stderr

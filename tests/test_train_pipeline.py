@@ -51,17 +51,19 @@ def test_stream_crops_scales_input_and_target_alike(toy):
     assert all(0.5 - 1e-6 <= f <= 2.0 + 1e-6 for f in factors) and np.ptp(factors) > 0.05
 
 
-def test_stream_random_crops_and_flips_keep_pairs_aligned(toy):
-    options = TrainConfig(batch=8, augment=True, intensity_scale=None, seed=0)
+@pytest.mark.parametrize("group", [5, 8])
+def test_stream_random_crops_and_flips_keep_pairs_aligned(toy, group):
+    options = TrainConfig(batch=24, augment=True, augment_group=group, intensity_scale=None, seed=0)
     image, target, _ = _first_batch(toy, options, 16)
-    assert image.shape == (8, 16, 16)
+    assert image.shape == (24, 16, 16)
     train = toy.load_split("train")
     from deepz_fiji.data import augment
 
+    drawn = set()
     for img, tgt in zip(image, target, strict=True):
         hits = [
             (i, k, y, x)
-            for i in range(len(train["inputs"])) for k in range(5)
+            for i in range(len(train["inputs"])) for k in range(8)
             for src in [augment(train["inputs"][i], k)]
             for y in range(21) for x in range(21)
             if np.array_equal(src[y:y + 16, x:x + 16], img)
@@ -69,6 +71,8 @@ def test_stream_random_crops_and_flips_keep_pairs_aligned(toy):
         assert hits, "each streamed image is an augmented crop of a shard input"
         i, k, y, x = hits[0]
         np.testing.assert_array_equal(augment(train["targets"][i], k)[y:y + 16, x:x + 16], tgt)
+        drawn.add(min(h[1] for h in hits))
+    assert max(drawn) < group and (group == 5 or max(drawn) >= 5), sorted(drawn)
 
 
 def test_stream_is_seeded(toy):
@@ -110,6 +114,8 @@ def test_bad_options_are_named():
         TrainConfig(intensity_scale=(2.0, 1.0))
     with pytest.raises(DeepZError, match="at least one iteration"):
         TrainConfig(iterations=0, warmup=0)
+    with pytest.raises(DeepZError, match="augment_group"):
+        TrainConfig(augment_group=6)
 
 
 def test_pair_weights_favour_pairs_refocusing_towards_the_focal_plane():

@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment", "keep", "sharpen_weight", "snapshots", "physics_share")
+                "augment", "augment_group", "keep", "sharpen_weight", "snapshots", "physics_share")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "physics_inputs", "na", "wavelength_um", "immersion_index", "modality",
                "description")
 
@@ -71,6 +71,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="do not rescale training intensities")
     run.add_argument("--no-augment", dest="augment", action="store_false", default=None,
                      help="no random flips/rotations of training pairs")
+    run.add_argument("--augment-group", type=int, choices=(5, 8), default=None,
+                     help="random transforms per training pair: 5, the paper's (identity, 3 rotations, 1 flip; "
+                          "default), or 8, every symmetry of the square")
     run.add_argument("--sharpen-weight", type=float, default=None, metavar="W",
                      help="weight of the pairs refocusing towards their region's focal plane in the warm-up "
                           "MAE (default 1: unweighted)")

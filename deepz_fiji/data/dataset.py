@@ -30,24 +30,29 @@ SPLITS = ("train", "val")
 SHARD_KEYS = ("inputs", "targets", "dz_um", "fov", "input_plane", "target_plane", "region")
 _DTYPES = {"inputs": np.float32, "targets": np.float32, "dz_um": np.float32, "fov": np.int32,
            "input_plane": np.int32, "target_plane": np.int32, "region": np.int32}
-#: The fixed flip/rotation transforms of :func:`augment`, in order of ``k``.
+#: The fixed flip/rotation transforms of :func:`augment`, in order of ``k``: the paper's five
+#: (the dataset's ``augmentation_factor``), then the three other symmetries of the square.
 AUGMENTATIONS = ("identity", "rot90", "rot180", "rot270", "flip_lr")
 AUGMENTATION_FACTOR = len(AUGMENTATIONS)
+#: All 8 symmetries of the square (the dihedral group D4): the paper's five plus the mirrors of
+#: the three rotations (``k`` 5–7: left–right flip after k − 4 quarter turns).
+SYMMETRIES_OF_THE_SQUARE = 8
 
 
 def augment(array: np.ndarray, k: int, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
-    """Apply transform ``k`` (0 identity, 1–3 rotation by k·90°, 4 left-right flip) to ``axes``.
+    """Apply transform ``k`` (0 identity, 1–3 rotation by k·90°, 4 left-right flip, 5–7 left-right
+    flip after rotation by (k − 4)·90°) to ``axes``.
 
-    Apply the same ``k`` to an input and its target; a uniform DPM is unchanged by all five.
+    Apply the same ``k`` to an input and its target; a uniform DPM is unchanged by all eight.
     """
-    if k not in range(AUGMENTATION_FACTOR):
-        raise DeepZError(f"augmentation index must be 0..{AUGMENTATION_FACTOR - 1}, got {k}")
+    if k not in range(SYMMETRIES_OF_THE_SQUARE):
+        raise DeepZError(f"augmentation index must be 0..{SYMMETRIES_OF_THE_SQUARE - 1}, got {k}")
     array = np.asarray(array)
     if k == 0:
         return array
-    if k == 4:
-        return np.ascontiguousarray(np.flip(array, axis=axes[1]))
-    return np.ascontiguousarray(np.rot90(array, k, axes=axes))
+    turns, mirror = (k, False) if k < 4 else (k - 4, True)
+    out = np.rot90(array, turns, axes=axes) if turns else array
+    return np.ascontiguousarray(np.flip(out, axis=axes[1]) if mirror else out)
 
 
 def shard_name(split: str, index: int) -> str:

@@ -23,6 +23,9 @@ class TrainConfig:
     - ``patch``: training crop side (px; random crops when the shards are larger; ``None`` = the
       shard patch size, rounded down to the network's size multiple).
     - ``augment``: random flip/rot90 (``deepz_fiji.data.augment``, k = 0…4) per training pair.
+    - ``augment_group``: how many transforms ``augment`` draws from: 5, the paper's (identity, three
+      rotations, one flip), or 8, every symmetry of the square (also the mirrors of the rotations,
+      which test-time augmentation averages over).
     - ``intensity_scale``: ``(low, high)`` or ``None``; each training pair's input image and
       target are multiplied by one factor drawn log-uniformly from this range. The DPM channel
       is not scaled. This makes the network tolerate the difference between a training stack's
@@ -63,6 +66,7 @@ class TrainConfig:
     val_samples: int | None = None
     patch: int | None = None
     augment: bool = True
+    augment_group: int = 5
     intensity_scale: tuple[float, float] | None = (0.5, 2.0)
     shuffle_buffer: int = 256
     cycle_length: int = 4
@@ -96,6 +100,9 @@ class TrainConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise bad(key, f"must be an integer >= {low}, got {value!r}")
+        if self.augment_group not in (5, 8) or isinstance(self.augment_group, bool):
+            raise bad("augment_group", f"must be 5 (the paper's transforms) or 8 (every symmetry of the square), "
+                      f"got {self.augment_group!r}")
         if not (isinstance(self.lr_drop_factor, (int, float)) and 0 < self.lr_drop_factor <= 1):
             raise bad("lr_drop_factor", f"must be in (0, 1], got {self.lr_drop_factor!r}")
         for key in ("lr_g", "lr_d", "alpha"):

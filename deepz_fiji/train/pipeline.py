@@ -3,7 +3,7 @@
 Training pairs stream from the shard files — a few shards are read at once and interleaved,
 then shuffled in a bounded buffer — so datasets larger than memory train fine. Per pair, in
 this order: random crop to the training patch, random flip/rot90 (:func:`deepz_fiji.data.augment`,
-k = 0…4), random intensity factor on image and target. Validation pairs are never augmented.
+k = 0…4, or 0…7 with ``TrainConfig.augment_group`` 8), random intensity factor on image and target. Validation pairs are never augmented.
 
 The stream yields ``(image, target, dz_um, weight)`` with image and target (B, P, P) float32 and
 each pair's loss weight (``TrainConfig.sharpen_weight`` for pairs refocusing towards their
@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepz_fiji.data import augment as augment_pair
-from deepz_fiji.data.dataset import AUGMENTATION_FACTOR, Dataset
+from deepz_fiji.data.dataset import Dataset
 from deepz_fiji.errors import DeepZError
 from deepz_fiji.evaluate.baselines import physics_channels
 from deepz_fiji.train.options import TrainConfig
@@ -92,7 +92,7 @@ def _shard_examples(path: bytes, seed: int, patch: int, options: TrainConfig,
         image = inputs[i, y0:y0 + patch, x0:x0 + patch]
         target = targets[i, y0:y0 + patch, x0:x0 + patch]
         if options.augment:
-            k = int(rng.integers(AUGMENTATION_FACTOR))
+            k = int(rng.integers(options.augment_group))
             image, target = augment_pair(image, k), augment_pair(target, k)
         factor = np.float32(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > low else np.float32(low)
         yield (with_physics((image * factor).astype(np.float32), float(dz[i]), config),
