@@ -83,5 +83,5 @@ def suite_text(record: dict[str, Any]) -> str:
         lines.append(f"  worse: {r['sample']}/{r['optics']}/{r['snr']} {r['direction']} from {r['input_um']:+g} by "
                      f"{r['dz_um']:+g} µm: {r['ratio']:.2f}x the better baseline")
     lines.append("  harmless: RMSE <= 1.05x the better of the input plane and the physics blur; won: <= 0.8x and "
-                 "SSIM above both. Rows that are not harmless: a plain blur would have been closer")
+                 "SSIM above both. Where a row is not harmless, the input plane or a plain blur was closer to the truth")
     return "\n".join(lines)
