@@ -139,7 +139,24 @@ def combine(folder: Path) -> str:
             p[held] = make().fit(features[~held], harmful[~held]).predict_proba(features[held])[:, 1]
         auc, threshold, hit = separation(p, harmful)
         lines.append(f"| {name} | {auc:.2f} | {hit:.2f} | {np.mean(p[ratio > GROSS] > threshold):.2f} |")
+    lines += ["", "Input images whose rows (every Δz refocused from it) are all harmful or all harmless. A score "
+              "of the input alone fires on all of an image's rows or on none, so on every other image it misses "
+              "a harmful row or raises a false alarm:", ""]
+    lines += [f"- {m}: {pure:.2f} of {n} inputs" for m, (pure, n) in pure_inputs(records).items()]
     return "\n".join(lines) + "\n"
+
+
+def pure_inputs(records: list[dict]) -> dict[str, tuple[float, int]]:
+    """Per model: (fraction of input images whose rows share one verdict, number of input images)."""
+    verdicts: dict[tuple, set] = {}
+    for r in records:
+        key = (r["model"], r["sample"], r["optics"], r["snr"], r["direction"], float(r["input_um"]))
+        verdicts.setdefault(key, set()).add(float(r["ratio"]) > 1.05)
+    out = {}
+    for m in sorted({k[0] for k in verdicts}):
+        mine = [len(v) == 1 for k, v in verdicts.items() if k[0] == m]
+        out[m] = (float(np.mean(mine)), len(mine))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,6 +95,14 @@ def test_score_table_sets_each_models_threshold_on_its_own_harmless_rows():
     assert cells[0] == "s" and cells[2] == "0.75" and cells[4] == "1.00" and cells[5] == "0.10"
 
 
+def test_pure_inputs_counts_the_input_images_whose_rows_share_one_verdict():
+    module = _trust_scores()
+    base = {"model": "a", "sample": "beads", "optics": "o", "snr": "normal", "direction": "defocus"}
+    records = [{**base, "input_um": "0.0", "ratio": "1.0"}, {**base, "input_um": "0.0", "ratio": "2.0"},
+               {**base, "input_um": "5.0", "ratio": "1.2"}, {**base, "input_um": "5.0", "ratio": "1.3"}]
+    assert module.pure_inputs(records) == {"a": (0.5, 2)}
+
+
 def test_outputs_and_the_batch_summary_record_the_calibration(run_cli, tmp_path, make_tiny_model):
     pytest.importorskip("tensorflow")
     import csv
