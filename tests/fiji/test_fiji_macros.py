@@ -44,6 +44,10 @@ def imagej(tmp_path_factory, fiji_test_env):
     return {"root": root, "plugins": root / "plugins", "tmp": tmp, "env": env, "java": java, "xvfb": xvfb}
 
 
+#: What Java says when the Xvfb display it was given is not (yet) accepting connections.
+NO_DISPLAY = "Can't connect to X11 window server"
+
+
 def _java_cmd(ij: dict) -> list[str]:
     return [ij["java"], f"-Dplugins.dir={ij['plugins']}", f"-Djava.io.tmpdir={ij['tmp']}", "-jar", str(IJ_JAR)]
 
@@ -53,7 +57,10 @@ def run_batch(ij: dict, macro: str, tmp_path: Path, timeout: float = 900) -> str
     path = tmp_path / "test.ijm"
     path.write_text(macro, encoding="ascii")
     cmd = [ij["xvfb"], "-a", *_java_cmd(ij), "-batch", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ij["env"], timeout=timeout)
+    for _attempt in range(2):  # once more when the X server was not up (a start-up race under load)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ij["env"], timeout=timeout)
+        if NO_DISPLAY not in proc.stdout + proc.stderr:
+            break
     return proc.stdout + proc.stderr
 
 
@@ -67,10 +74,15 @@ def run_windows(ij: dict, macro: str, tmp_path: Path, artifacts: Path, dialogs: 
             "dialogs": dialogs, "final_shot": final_shot, "stop_when_seen": stop_when_seen}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     cmd = [ij["xvfb"], "-a", "-s", "-screen 0 1280x1024x24", sys.executable, str(DRIVER), str(tmp_path / "spec.json")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ij["env"], timeout=300)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("IMAGEJ ")]
-    assert lines, f"the ImageJ driver printed nothing:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return json.loads(lines[-1][len("IMAGEJ "):])
+    for _attempt in range(2):  # once more when the X server was not up (a start-up race under load)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ij["env"], timeout=300)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("IMAGEJ ")]
+        assert lines, f"the ImageJ driver printed nothing:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        result = json.loads(lines[-1][len("IMAGEJ "):])
+        if NO_DISPLAY not in str(result.get("output", "")):
+            break
+        done.unlink(missing_ok=True)
+    return result
 
 
 def no_jobs_left(ij: dict) -> list[str]:
