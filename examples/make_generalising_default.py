@@ -14,6 +14,9 @@ continues an interrupted run. What it changes against ``examples/make_default_mo
 - the optics, randomised per field (:func:`deepz_fiji.simulate.tissue.randomized_optics`:
   emitter depth 0–30 µm, NA ± 0.05, emission ± 20 nm, coverslip 160–185 µm, sample index
   1.33–1.40) and the photon count (×0.5–2);
+- with VARY=1, the OTHERS fields vary as users' samples do: beads up to 30× the paper's density,
+  photons down to 1/20 of the simulator's defaults (log-uniform per
+  field), and beads on tilted planes and on cylinders join the kinds (use a WORK_DIR of its own);
 - sharpening: every input is also paired with its focal plane (``--focus-target``);
 - transfer: training starts from the shipped default (``--init-from``), MAE only unless GAN is set.
 
@@ -54,20 +57,43 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SEED0 = 40000  # the shipped models' stacks use seeds 1000-1100; the suite uses its own generators
 KINDS = ("beads", "plane-beads", "nuclei", "filaments")
+VARIED_KINDS = (*KINDS, "tilted-beads", "cylinder-beads")
+#: VARY=1: per OTHERS field, the bead density (× the paper's) and the photon count (× the
+#: simulator's default) are drawn log-uniformly from these ranges.
+VARY_BEAD_DENSITY = (1.0, 30.0)
+VARY_PHOTONS = (0.05, 1.0)
 DEFAULT = REPO / "models" / "widefield-20x-0.75na"
 DESCRIPTION = ("Deep-Z, 20x/0.75 NA air, emission 584 nm, 0.325 um pixels; stages 1-3 on simulated beads, beads on "
                "planes, C. elegans-like nuclei and filaments (examples/make_default_model.sh), stage 4 on dense tissue "
                "and randomised optics (examples/make_generalising_default.py)")
 
 
-def simulate_fields(work: Path, tissue: int, others: int, size: int) -> None:
+def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+    return float(np.exp(rng.uniform(np.log(lo_hi[0]), np.log(lo_hi[1]))))
+
+
+def varied_sample(kind: str, size: int, optics, rng: np.random.Generator) -> dict:
+    """``simulate_stack`` arguments for a field of ``kind`` whose density and brightness vary as
+    users' samples do (VARY=1): up to 30× the default bead density, as dim as 1/20 of its photons."""
+    from deepz_fiji.simulate.samples import BEAD_DENSITY_PER_UM2, DEFAULT_PHOTONS
+
+    base = "filaments" if kind == "filaments" else "nuclei" if kind == "nuclei" else "beads"
+    out = {"photons": DEFAULT_PHOTONS[base] * (optics.na / 0.75) ** 2 * _log_uniform(rng, VARY_PHOTONS)}
+    if base == "beads":
+        area_um2 = (size * optics.pixel_um) ** 2
+        out["n_objects"] = max(1, int(rng.poisson(BEAD_DENSITY_PER_UM2 * area_um2 * _log_uniform(rng, VARY_BEAD_DENSITY))))
+    return out
+
+
+def simulate_fields(work: Path, tissue: int, others: int, size: int, vary: bool = False) -> None:
     from deepz_fiji.io import write_image
     from deepz_fiji.simulate import Optics, simulate_stack
     from deepz_fiji.simulate.tissue import dense_tissue, randomized_optics
 
     (work / "stacks").mkdir(parents=True, exist_ok=True)
     (work / "truth").mkdir(exist_ok=True)
-    jobs = [("tissue", i) for i in range(1, tissue + 1)] + [(k, i) for k in KINDS for i in range(1, others + 1)]
+    kinds = VARIED_KINDS if vary else KINDS
+    jobs = [("tissue", i) for i in range(1, tissue + 1)] + [(k, i) for k in kinds for i in range(1, others + 1)]
     for index, (kind, i) in enumerate(jobs):
         name = f"{kind}-{i}.tif"
         if (work / "stacks" / name).is_file() and (work / "truth" / name).is_file():
@@ -79,7 +105,8 @@ def simulate_fields(work: Path, tissue: int, others: int, size: int) -> None:
                                   centre_um=float(rng.uniform(-5, 5)))
             sim = simulate_stack(sample, optics=optics, seed=SEED0 + index, photons=float(rng.uniform(150, 600)))
         else:
-            sim = simulate_stack(kind, size, optics=optics, seed=SEED0 + index)
+            sim = simulate_stack(kind, size, optics=optics, seed=SEED0 + index,
+                                 **(varied_sample(kind, size, optics, rng) if vary else {}))
         for folder, data in (("truth", sim.truth), ("stacks", sim.stack)):  # the stack last: it marks the field done
             write_image(work / folder / name, data, "ZYX", pixel_um=optics.pixel_um, z_step_um=optics.z_step_um,
                         metadata={"deepz_optics": str(optics)})
@@ -137,7 +164,7 @@ def main(argv: list[str]) -> int:
     tag = os.environ.get("TAG", "")
     model = work / (f"model{suffix}" + ("" if sharpen == 1 else f"-sharpen{sharpen:g}")
                     + ("-d4" if os.environ.get("AUGMENT") == "8" else "") + (f"-{tag}" if tag else ""))
-    simulate_fields(work, tissue, others, size)
+    simulate_fields(work, tissue, others, size, vary=os.environ.get("VARY") == "1")
     if not (dataset / "manifest.json").is_file():
         deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",
               "--max-dz", "10", "--targets", "3", "--focus-target", "--seed", "0", "--no-stackreg",

@@ -43,3 +43,28 @@ def test_a_tissue_field_simulates_as_a_calibrated_stack():
     sim = simulate_stack(density, optics=optics, seed=3, photons=300.0)
     assert sim.stack.shape == sim.truth.shape == (81, 64, 64)
     assert sim.stack.dtype == np.uint16 and sim.truth.max() > 3 * np.median(sim.truth[0])
+
+
+def test_the_generalising_recipe_varies_bead_density_and_photons_within_its_ranges():
+    import importlib.util
+    from pathlib import Path
+
+    from deepz_fiji.simulate.samples import BEAD_DENSITY_PER_UM2, DEFAULT_PHOTONS
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "make_generalising_default.py"
+    spec = importlib.util.spec_from_file_location("recipe", path)
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    optics, size = Optics(), 256
+    paper = BEAD_DENSITY_PER_UM2 * (size * optics.pixel_um) ** 2
+    rng = np.random.default_rng(0)
+    counts, photons = [], []
+    for _ in range(200):
+        kw = recipe.varied_sample("plane-beads", size, optics, rng)
+        counts.append(kw["n_objects"])
+        photons.append(kw["photons"] / DEFAULT_PHOTONS["beads"])
+    assert 0.3 * paper < min(counts) and max(counts) < 45 * paper
+    assert np.median(counts) > 3 * paper, "most fields denser than the paper's"
+    assert 0.05 <= min(photons) and max(photons) <= 1.0 and np.median(photons) < 0.4
+    assert "n_objects" not in recipe.varied_sample("nuclei", size, optics, rng)
+    assert set(recipe.VARIED_KINDS) >= {"tilted-beads", "cylinder-beads"}
