@@ -76,14 +76,13 @@ SCORES = ("cycle", "flip", "away_from_blur", "away_from_input", "peak_ratio", "f
 GROSS = 1.5
 
 
-def separation(values: np.ndarray, harmful: np.ndarray, harmless: np.ndarray | None = None,
-               threshold: float | None = None) -> tuple[float, float, float]:
+def separation(values: np.ndarray, harmful: np.ndarray,
+               harmless: np.ndarray | None = None) -> tuple[float, float, float]:
     """(AUC, threshold, hit rate on the ``harmful`` rows there); the threshold fires on 10 % of the
-    ``harmless`` rows (default: the rows not ``harmful``) unless given."""
+    ``harmless`` rows (default: the rows not ``harmful``)."""
     harmless = ~harmful if harmless is None else harmless
     auc = float(np.mean(values[harmful][:, None] > values[harmless][None, :]))
-    if threshold is None:
-        threshold = float(np.quantile(values[harmless], 0.9))
+    threshold = float(np.quantile(values[harmless], 0.9))
     return auc, threshold, float(np.mean(values[harmful] > threshold))
 
 

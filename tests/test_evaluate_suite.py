@@ -41,7 +41,7 @@ def test_the_record_counts_per_sample_and_optics_and_keeps_the_worst_rows():
     assert [r["rmse_output"] for r in record["worst"]] == [30, 11, 9]
     text = suite_text(record)
     assert "harmless by sample: tissue 1/2, beads 1/2" in text
-    assert "worse: beads/gl/normal refocus from -5 by +5 µm: 3.00x the better baseline" in text
+    assert "worse: beads/gl/normal refocus from -5 by +5 um: 3.00x the better baseline" in text
 
 
 def test_a_record_holds_one_model_on_one_split_and_goes_into_a_model_folder(tmp_path):

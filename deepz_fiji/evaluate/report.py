@@ -17,17 +17,26 @@ _FIELDS = [f.name for f in dataclasses.fields(Row)]
 _TEXT = {"model", "split", "sample", "optics", "snr", "direction", "cls"}
 
 
+def counts(rows: Sequence[Row]) -> dict[str, int]:
+    """``{"rows", "won", "harmless"}`` of ``rows``."""
+    return {"rows": len(rows), "won": sum(r.won for r in rows), "harmless": sum(r.harmless for r in rows)}
+
+
+def counts_by(rows: Sequence[Row], key: str) -> dict[str, dict[str, int]]:
+    """:func:`counts` per value of the row field ``key`` (e.g. ``"sample"``), in order of appearance."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(getattr(row, key), []).append(row)
+    return {value: counts(chosen) for value, chosen in groups.items()}
+
+
 def summarize(rows: Sequence[Row]) -> dict[str, dict[str, int]]:
     """``{class: {"rows", "won", "harmless"}}`` and ``"all"``."""
-    out = {}
-    for cls in (*CLASSES, "all"):
-        chosen = [r for r in rows if cls in ("all", r.cls)]
-        out[cls] = {"rows": len(chosen), "won": sum(r.won for r in chosen),
-                    "harmless": sum(r.harmless for r in chosen)}
-    return out
+    return {cls: counts([r for r in rows if cls in ("all", r.cls)]) for cls in (*CLASSES, "all")}
 
 
-def _describe(row: Row) -> str:
+def describe(row: Row) -> str:
+    """``sample/optics/snr direction from +z by Δz um: R x the better baseline``."""
     return (f"{row.sample}/{row.optics}/{row.snr} {row.direction} from {row.input_um:+g} by {row.dz_um:+g} um: "
             f"{row.ratio:.2f}x the better baseline")
 
@@ -40,7 +49,7 @@ def summary_line(rows: Sequence[Row]) -> str:
     parts = ", ".join(f"{cls} {s[cls]['won']}/{s[cls]['rows']}" for cls in CLASSES)
     worst = max(rows, key=lambda r: r.ratio)
     return (f"won {s['all']['won']}/{s['all']['rows']} ({parts}); harmless {s['all']['harmless']}/{s['all']['rows']}"
-            f"; worst row {_describe(worst)}")
+            f"; worst row {describe(worst)}")
 
 
 def markdown_table(rows: Sequence[Row], *, group: Sequence[str] = ("sample", "optics", "snr", "direction")) -> str:
@@ -71,8 +80,12 @@ def write_rows_csv(rows: Sequence[Row], path: str | os.PathLike) -> Path:
     return path
 
 
+def row_from_dict(record: dict) -> Row:
+    """A row back from :meth:`Row.as_dict` or a CSV record (extra keys such as ``ratio`` are ignored)."""
+    return Row(**{k: (v if k in _TEXT else float(v)) for k, v in record.items() if k in _FIELDS})
+
+
 def read_rows_csv(path: str | os.PathLike) -> list[Row]:
     """Rows back from :func:`write_rows_csv`."""
     with open(path, newline="", encoding="utf-8") as fh:
-        return [Row(**{k: (v if k in _TEXT else float(v)) for k, v in rec.items() if k in _FIELDS})
-                for rec in csv.DictReader(fh)]
+        return [row_from_dict(rec) for rec in csv.DictReader(fh)]

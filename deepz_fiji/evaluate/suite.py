@@ -16,23 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from deepz_fiji.errors import DeepZError
-from deepz_fiji.evaluate.report import summarize, summary_line
+from deepz_fiji.evaluate.report import counts_by, describe, row_from_dict, summarize, summary_line
 from deepz_fiji.evaluate.rows import Row
 from deepz_fiji.io import write_json
 
 SUITE_JSON = "suite.json"
 #: Worst rows kept in the record.
 WORST = 3
-
-
-def _groups(rows: Sequence[Row], key: str) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for row in rows:
-        g = out.setdefault(getattr(row, key), {"rows": 0, "won": 0, "harmless": 0})
-        g["rows"] += 1
-        g["won"] += row.won
-        g["harmless"] += row.harmless
-    return out
 
 
 def suite_record(rows: Sequence[Row], command: str) -> dict[str, Any]:
@@ -45,7 +35,7 @@ def suite_record(rows: Sequence[Row], command: str) -> dict[str, Any]:
                          f"splits {sorted(splits)}")
     worst = sorted(rows, key=lambda r: r.ratio, reverse=True)[:WORST]
     return {"model": rows[0].model, "split": rows[0].split, "command": command, "summary": summary_line(rows),
-            "counts": summarize(rows), "by_sample": _groups(rows, "sample"), "by_optics": _groups(rows, "optics"),
+            "counts": summarize(rows), "by_sample": counts_by(rows, "sample"), "by_optics": counts_by(rows, "optics"),
             "worst": [r.as_dict() for r in worst]}
 
 
@@ -80,8 +70,7 @@ def suite_text(record: dict[str, Any]) -> str:
              f"  harmless by sample: {_counts(record.get('by_sample', {}))}",
              f"  harmless by optics: {_counts(record.get('by_optics', {}))}"]
     for r in record.get("worst", []):
-        lines.append(f"  worse: {r['sample']}/{r['optics']}/{r['snr']} {r['direction']} from {r['input_um']:+g} by "
-                     f"{r['dz_um']:+g} µm: {r['ratio']:.2f}x the better baseline")
+        lines.append(f"  worse: {describe(row_from_dict(r))}")
     lines.append("  harmless: RMSE <= 1.05x the better of the input plane and the physics blur; won: <= 0.8x and "
                  "SSIM above both. Where a row is not harmless, the input plane or a plain blur was closer to the truth")
     return "\n".join(lines)

@@ -3,7 +3,8 @@
 Training pairs stream from the shard files — a few shards are read at once and interleaved,
 then shuffled in a bounded buffer — so datasets larger than memory train fine. Per pair, in
 this order: random crop to the training patch, random flip/rot90 (:func:`deepz_fiji.data.augment`,
-k = 0…4, or 0…7 with ``TrainConfig.augment_group`` 8), random intensity factor on image and target. Validation pairs are never augmented.
+k = 0…4, or 0…7 with ``TrainConfig.augment_group`` 8), random intensity factor on image and
+target. Validation pairs are never augmented.
 
 The stream yields ``(image, target, dz_um, weight)`` with image and target (B, P, P) float32 and
 each pair's loss weight (``TrainConfig.sharpen_weight`` for pairs refocusing towards their
