@@ -188,7 +188,7 @@ def _video_task(frames: Any, axes: str, dz_um: float | None, model: str | None,
     from deepz_fiji.activity.stacks import refocus_stack_fn
 
     stack_fn = refocus_stack_fn(_worker_model(model, _tf_threads(per_host)), *range_um, step_um, renormalize=renormalize,
-                                **refocus_kw)
+                                network_alone=True, **refocus_kw)
     return refocus_video_frames(frames, axes, stack_fn, dz_um=dz_um, focus_channel=focus_channel, method=method,
                                 **refocus_kw)
 

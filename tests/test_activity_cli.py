@@ -58,6 +58,23 @@ def test_track_writes_every_output_and_resumes(run_cli, tmp_path, model_dir):
 
 
 @pytest.mark.slow
+def test_track_refocuses_with_the_network_alone_unless_asked_to_keep_the_blend(run_cli, tmp_path, model_dir):
+    from deepz_fiji.model.variant import write_variant
+
+    blended = write_variant(model_dir, tmp_path / "blended", physics_blend=0.4)
+    video = np.stack([[spots((40, 48), 1), spots((40, 48), 2 + t)] for t in range(3)])
+    write_image(tmp_path / "video.tif", video, "TCYX", pixel_um=0.3)
+    args = ["track", "video.tif", "--nuclei-channel", "0", "--activity-channel", "1", "--model", blended,
+            "--range", "-2", "2", "--step", "1"]
+    names = {}
+    for out, extra in (("alone", []), ("kept", ["--keep-blend"])):
+        proc = run_cli(*args, "-o", out, *extra)
+        assert proc.returncode == 0, proc.stderr
+        names[out] = json.loads((tmp_path / out / "summary.json").read_text())["refocusing"]
+    assert names["alone"].endswith(" (network alone)") and not names["kept"].endswith("(network alone)")
+
+
+@pytest.mark.slow
 def test_autofocus_prints_dz_and_writes_a_height_map(run_cli, tmp_path, model_dir):
     write_image(tmp_path / "img.tif", spots((48, 64), 0), "YX", pixel_um=0.3)
     proc = run_cli("autofocus", "img.tif", "--model", model_dir, "--range", "-2", "2", "--step", "0.5",

@@ -209,6 +209,50 @@ def test_autofocus_scores_the_network_alone_when_the_model_blends_in_the_physics
                                   analyse_focus(image, plain, (-2, 2), 1.0).curves)
 
 
+def test_autofocus_of_a_file_and_a_video_score_the_network_alone_but_write_the_models_planes(make_tiny_model, tmp_path):
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.activity.drift import autofocus_file, refocus_video_file
+    from deepz_fiji.io import read_image, write_image
+    from deepz_fiji.refocus import refocus_frames
+
+    plain = make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0)
+    blended = make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0, physics_blend=0.4)
+    image = sample((48, 40))
+    write_image(tmp_path / "plane.tif", image, "YX", pixel_um=0.325)
+    a = autofocus_file(tmp_path / "plane.tif", model=blended, range_um=(-2, 2), step_um=1.0)
+    b = autofocus_file(tmp_path / "plane.tif", model=plain, range_um=(-2, 2), step_um=1.0)
+    np.testing.assert_array_equal(a.curves, b.curves)
+    video = np.stack([image, sample((48, 40), seed=1)])
+    write_image(tmp_path / "video.tif", video, "TYX", pixel_um=0.325)
+    dz = refocus_video_file(tmp_path / "video.tif", tmp_path / "out.tif", track=True, model=blended,
+                            range_um=(-2, 2), step_um=1.0)
+    np.testing.assert_array_equal(dz, refocus_video_file(tmp_path / "video.tif", tmp_path / "plain.tif", track=True,
+                                                         model=plain, range_um=(-2, 2), step_um=1.0))
+    written = read_image(tmp_path / "out.tif").data
+    from deepz_fiji.model import load_model
+
+    expected = refocus_frames(video, np.ascontiguousarray(dz), load_model(blended))
+    np.testing.assert_allclose(written, expected, rtol=1e-5, atol=1e-3)  # the blended model's planes
+
+
+def test_a_stack_function_of_the_network_alone_is_named_so_and_keeps_the_model(make_tiny_model):
+    pytest.importorskip("tensorflow")
+    from deepz_fiji.activity.stacks import model_name, refocus_stack_fn
+    from deepz_fiji.model import load_model
+    from deepz_fiji.refocus import virtual_stack
+
+    plain = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0))
+    blended = load_model(make_tiny_model(dz_min_um=-2.0, dz_max_um=2.0, physics_blend=0.4))
+    image = sample((48, 40))
+    alone = refocus_stack_fn(blended, -2, 2, 1.0, network_alone=True)
+    full = refocus_stack_fn(blended, -2, 2, 1.0)
+    np.testing.assert_array_equal(alone(image), virtual_stack(image, -2, 2, 1.0, plain))
+    assert not np.allclose(alone(image), full(image))
+    assert alone.model is blended and full.model is blended
+    assert model_name(alone) == f"{blended.config.name} (network alone)" and model_name(full) == blended.config.name
+    assert model_name(refocus_stack_fn(plain, -2, 2, 1.0, network_alone=True)) == plain.config.name
+
+
 def test_autofocus_scores_the_network_with_the_global_flux_level_when_the_model_keeps_the_local_one(make_tiny_model):
     pytest.importorskip("tensorflow")
     from deepz_fiji.model import load_model

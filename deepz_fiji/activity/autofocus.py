@@ -203,10 +203,8 @@ def _stack_fn(model: Any, stack_fn: StackFn | None, range_um: tuple[float, float
     to, from the model's network alone (:func:`deepz_fiji.refocus.network_only`: no physics blend)."""
     if stack_fn is not None:
         return stack_fn
-    from deepz_fiji.refocus import network_only
-
     refocus_kw.setdefault("renormalize", True)
-    return refocus_stack_fn(network_only(model), *range_um, step_um, **refocus_kw)
+    return refocus_stack_fn(model, *range_um, step_um, network_alone=True, **refocus_kw)
 
 
 def analyse_focus(

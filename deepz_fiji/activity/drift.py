@@ -53,7 +53,7 @@ def autofocus_file(
             f"{Path(input_path).name} has axes {image.axes}; autofocus takes one 2D plane: give a single "
             "image, or use 'deepz refocus-video --track-focus' for a video"
         )
-    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, network_alone=True, **refocus_kw)
     result = analyse_focus(image.data, range_um=range_um, step_um=step_um, regions=regions or (1, 1),
                            method=method, stack_fn=stack_fn)
     if output is not None:
@@ -159,7 +159,7 @@ def refocus_video_file(
     check_video_request(dz_um, track)
     check_output(output)
     image, data, axes = read_video(input_path)
-    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, **refocus_kw)
+    stack_fn = refocus_stack_fn(model, *range_um, step_um, renormalize=renormalize, network_alone=True, **refocus_kw)
     dz, out = refocus_video_frames(data, axes, stack_fn, dz_um=None if track else dz_um, focus_channel=focus_channel,
                                    method=method, progress=progress, name=Path(input_path).name, **refocus_kw)
     write_video(output, out, axes, image, stack_fn.model, dz, track=track, pixel_um=pixel_um, focus_csv=focus_csv)

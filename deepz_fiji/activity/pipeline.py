@@ -142,7 +142,8 @@ def track_activity(
 
     ``video``: (T, C, Y, X) / (C, T, Y, X) array with ``axes``, or a :class:`deepz_fiji.io.Image`.
     ``stack_fn(image) -> (Z, Y, X)`` refocuses one frame to the planes of ``z_range``
-    (start, stop, step µm); by default Deep-Z with ``model``. Stacks are cached in
+    (start, stop, step µm); by default Deep-Z with ``model``'s network alone (no physics blend:
+    it selects more of the truly active neurons, ``benchmarks/results/activity/worm.md``). Stacks are cached in
     ``out_dir/cache``; ``resume=True`` reuses them after an interruption. ``progress(done,
     total)`` counts frames through registration, refocusing and trace extraction.
     ``stack_many(frames)`` (optional, e.g. :func:`deepz_fiji.dask_cluster.cluster_stack_many`)
@@ -161,7 +162,7 @@ def track_activity(
         raise DeepZError(f"output {out} is a file; give a folder for the results")
     out.mkdir(parents=True, exist_ok=True)
     if stack_fn is None:
-        stack_fn = refocus_stack_fn(model, *z_range)
+        stack_fn = refocus_stack_fn(model, *z_range, network_alone=True)
     pixel = _resolve_pixel_um(pixel_um, calibration, stack_fn)
     interval = frame_interval_s if frame_interval_s is not None else getattr(calibration, "frame_interval_s", None)
 

@@ -39,7 +39,7 @@ def z_positions(start_um: float, stop_um: float, step_um: float) -> np.ndarray:
 
 
 def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float, *, renormalize: bool = False,
-                     **kw: Any) -> StackFn:
+                     network_alone: bool = False, **kw: Any) -> StackFn:
     """A ``stack_fn`` refocusing with a Deep-Z ``model`` (object, name, path or None = default).
 
     The model is loaded once; extra keywords (``tile``, ``allow_extrapolation`` …) go to
@@ -47,9 +47,18 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
     with the constants of the first virtual stack's EDF
     (:func:`deepz_fiji.refocus.virtual_edf_normalization`): twice the work, and the input on the
     training's intensity scale even when its sample is far out of focus (what autofocus needs).
+    ``network_alone``: the stacks come from the network alone (:func:`deepz_fiji.refocus.network_only`:
+    no physics blend, the global flux level), what focus finding and neuron tracking analyse: the
+    blend and the input's low-pass are a per-plane hedge that flattens sharpness curves and
+    neurons' contrast. ``stack_fn.model`` stays the model as given (for the planes a caller writes).
     Needs TensorFlow (imported here, lazily).
     """
-    from deepz_fiji.refocus import resolve_model, virtual_edf_normalization, virtual_stack
+    from deepz_fiji.refocus import (
+        network_only,
+        resolve_model,
+        virtual_edf_normalization,
+        virtual_stack,
+    )
     from deepz_fiji.refocus.engine import check_dz_range
 
     loaded = resolve_model(model)
@@ -57,10 +66,12 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
     check_dz_range([list(z_positions(start_um, stop_um, step_um))], loaded.config,
                    bool(kw.get("allow_extrapolation", False)))
 
+    refocuser = network_only(loaded) if network_alone else loaded
+
     def stack_fn(image: np.ndarray) -> np.ndarray:
-        stack = virtual_stack(image, start_um, stop_um, step_um, loaded, **kw)
+        stack = virtual_stack(image, start_um, stop_um, step_um, refocuser, **kw)
         if renormalize:
-            stack = virtual_stack(image, start_um, stop_um, step_um, loaded,
+            stack = virtual_stack(image, start_um, stop_um, step_um, refocuser,
                                   normalization=virtual_edf_normalization(stack), **kw)
         return stack
 
@@ -68,6 +79,7 @@ def refocus_stack_fn(model: Any, start_um: float, stop_um: float, step_um: float
     stack_fn.range_um = (float(start_um), float(stop_um))  # type: ignore[attr-defined]
     stack_fn.step_um = float(step_um)  # type: ignore[attr-defined]
     stack_fn.tta = bool(kw.get("tta", False))  # type: ignore[attr-defined]
+    stack_fn.network_alone = refocuser is not loaded  # type: ignore[attr-defined]
     return stack_fn
 
 
@@ -81,12 +93,15 @@ def model_pixel_um(stack_fn: StackFn) -> float | None:
 def model_name(stack_fn: StackFn) -> str:
     """A name for the refocusing behind ``stack_fn`` (the model's name, else the function's).
 
-    Refocusing with test-time augmentation is named ``"<model> (tta)"``, so cached stacks of one
-    kind are never resumed as the other.
+    Refocusing with test-time augmentation is named ``"<model> (tta)"``, and with the network alone
+    of a model that post-processes its output ``"<model> (network alone)"``, so cached stacks of
+    one kind are never resumed as another.
     """
     model = getattr(stack_fn, "model", None)
     config = getattr(model, "config", None)
     name = str(getattr(config, "name", None) or getattr(stack_fn, "__name__", "stack_fn"))
+    if getattr(stack_fn, "network_alone", False):
+        name += " (network alone)"
     return f"{name} (tta)" if getattr(stack_fn, "tta", False) else name
 
 

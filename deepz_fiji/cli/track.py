@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="smallest k the eigengap may choose (default 1; 2 = always split)")
     p.add_argument("--tile", type=int, default=None, metavar="N", help="refocusing tile side in pixels")
     add_tta_argument(p)
+    p.add_argument("--keep-blend", action="store_true",
+                   help="refocus with the model's physics blend and output level, as single images are (default: "
+                        "the network alone, which selects more of the truly active neurons)")
     p.add_argument("--allow-extrapolation", action="store_true",
                    help="allow Δz outside the model's trained range (unreliable; warns)")
     add_cluster_arguments(p)
@@ -82,7 +85,7 @@ def cmd_track(args: argparse.Namespace) -> int:
                               min_std=args.min_std, n_active=args.n_active, sigma=args.sigma, k=args.clusters,
                               min_k=args.min_clusters)
     stack_fn = refocus_stack_fn(args.model, start, stop, args.step, tile=args.tile, tta=args.tta,
-                                allow_extrapolation=args.allow_extrapolation)
+                                allow_extrapolation=args.allow_extrapolation, network_alone=not args.keep_blend)
     kw = dict(stack_fn=stack_fn, z_range=(start, stop, args.step), pixel_um=args.pixel_um,
               frame_interval_s=args.frame_interval, options=options, resume=args.resume)
     with contextlib.ExitStack() as stack:
@@ -93,7 +96,7 @@ def cmd_track(args: argparse.Namespace) -> int:
                 raise DeepZError(f"--chunk must be at least 1 frame, got {args.chunk}")
             client = stack.enter_context(connect(args.scheduler, args.workers))
             kw["stack_many"] = cluster_stack_many(client, args.model, (start, stop, args.step), chunk=args.chunk,
-                                                  tile=args.tile, tta=args.tta,
+                                                  tile=args.tile, tta=args.tta, network_alone=not args.keep_blend,
                                                   allow_extrapolation=args.allow_extrapolation)
         bar = stack.enter_context(ProgressBar("track", args.no_progress))
         result = track_activity(video, args.nuclei_channel, args.activity_channel, args.output, progress=bar, **kw)
