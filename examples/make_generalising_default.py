@@ -58,6 +58,7 @@ REPO = Path(__file__).resolve().parents[1]
 SEED0 = 40000  # the shipped models' stacks use seeds 1000-1100; the suite uses its own generators
 KINDS = ("beads", "plane-beads", "nuclei", "filaments")
 VARIED_KINDS = (*KINDS, "tilted-beads", "cylinder-beads")
+VAL_FOVS = ("tissue-1", "tissue-2", "beads-1", "nuclei-1", "filaments-1")
 #: VARY=1: per OTHERS field, the bead density (× the paper's) and the photon count (× the
 #: simulator's default) are drawn log-uniformly from these ranges.
 VARY_BEAD_DENSITY = (1.0, 30.0)
@@ -168,8 +169,9 @@ def main(argv: list[str]) -> int:
     if not (dataset / "manifest.json").is_file():
         deepz("prepare", str(work / "stacks"), "--out", str(dataset), "--patch", "128", "--planes", "20",
               "--max-dz", "10", "--targets", "3", "--focus-target", "--seed", "0", "--no-stackreg",
-              "--clean-targets", str(work / "truth"), "--val-fovs", "tissue-1", "tissue-2", "beads-1", "nuclei-1",
-              "filaments-1", "--norm-reference", norm, "--overwrite")
+              "--clean-targets", str(work / "truth"), "--val-fovs",
+              *[f for f in VAL_FOVS if (work / "stacks" / f"{f}.tif").is_file()],  # TISSUE=0: no tissue fields
+              "--norm-reference", norm, "--overwrite")
     if not (os.environ.get("SHIP") and (model / "config.json").is_file()):  # shipping a finished run: no resume
         train(dataset, model, iterations, sharpen)
     if os.environ.get("SHIP"):
