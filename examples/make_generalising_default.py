@@ -36,7 +36,8 @@ gets ``-d4``), INIT (the model to
 fine-tune from; default ``models/widefield-20x-0.75na``; the shipped default before this recipe's
 model replaced it is ``git archive 732fb60 models/widefield-20x-0.75na | tar -x -C /tmp/old``),
 LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS of MAE-only warm-up;
-``ITERATIONS=0 GAN=N`` fine-tunes INIT adversarially), PHYSICS (``blur``: the generator also reads the input
+``ITERATIONS=0 GAN=N`` fine-tunes INIT adversarially; ALPHA: the adversarial term's weight, ``deepz train
+--alpha``), PHYSICS (``blur``: the generator also reads the input
 blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INIT without it, that channel
 starts with zero weights, or PHYSICS_SHARE of the image channel's), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
@@ -129,6 +130,7 @@ def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
           "--sharpen-weight", f"{sharpen:g}", "--snapshots", "--augment-group", os.environ.get("AUGMENT", "5"),
           *(["--physics-inputs", *os.environ["PHYSICS"].split(), "--physics-share", os.environ.get("PHYSICS_SHARE", "0")]
             if os.environ.get("PHYSICS") else []),
+          *(["--alpha", os.environ["ALPHA"]] if os.environ.get("ALPHA") else []),
           "--description",
           "Deep-Z, 20x/0.75 NA air, 0.325 um pixels: candidate trained on dense tissue and randomised optics "
           "(examples/make_generalising_default.py)")
