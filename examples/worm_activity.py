@@ -40,6 +40,7 @@ from deepz_fiji.activity import (  # noqa: E402
     ActivityOptions,
     adjusted_rand_index,
     analyse_stacks,
+    refocus_stack_fn,
     track_activity,
 )
 from deepz_fiji.activity.outputs import neuron_positions_um, write_outputs  # noqa: E402
@@ -186,6 +187,8 @@ def main(argv=None) -> int:
     p.add_argument("--scanned", action="store_true", help="also analyse mechanically scanned stacks")
     p.add_argument("--plane-only", action="store_true", help="also analyse the single focal plane")
     p.add_argument("--resume", action="store_true", help="resume an interrupted Deep-Z analysis")
+    p.add_argument("--keep-blend", action="store_true",
+                   help="refocus with the model's physics blend and output level (deepz track --keep-blend)")
     args = p.parse_args(argv)
     if args.frames < 4:
         p.error(f"--frames {args.frames}: the activity analysis needs at least 4 time points")
@@ -209,8 +212,9 @@ def main(argv=None) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
+            stack_fn = refocus_stack_fn(args.model, *Z_RANGE, Z_STEP) if args.keep_blend else None
             res = track_activity(video, 0, 1, args.out / "deepz", model=args.model, z_range=(*Z_RANGE, Z_STEP),
-                                 options=options, progress=progress, resume=args.resume)
+                                 stack_fn=stack_fn, options=options, progress=progress, resume=args.resume)
         scores["deepz"] = evaluate(res, worm)
     if args.plane_only:
         res = track_activity(video, 0, 1, args.out / "plane", stack_fn=lambda im: np.asarray(im)[None],
