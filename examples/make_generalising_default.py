@@ -16,7 +16,8 @@ continues an interrupted run. What it changes against ``examples/make_default_mo
   1.33–1.40) and the photon count (×0.5–2);
 - with VARY=1, the OTHERS fields vary as users' samples do: beads up to 30× the paper's density,
   photons down to 1/20 of the simulator's defaults (log-uniform per
-  field), and beads on tilted planes and on cylinders join the kinds (use a WORK_DIR of its own);
+  field; VARY_PHOTONS_MIN sets that floor), and beads on tilted planes and on cylinders join the
+  kinds (use a WORK_DIR of its own);
 - sharpening: every input is also paired with its focal plane (``--focus-target``);
 - transfer: training starts from the shipped default (``--init-from``), MAE only unless GAN is set.
 
@@ -80,7 +81,8 @@ def varied_sample(kind: str, size: int, optics, rng: np.random.Generator) -> dic
     from deepz_fiji.simulate.samples import BEAD_DENSITY_PER_UM2, DEFAULT_PHOTONS
 
     base = "filaments" if kind == "filaments" else "nuclei" if kind == "nuclei" else "beads"
-    out = {"photons": DEFAULT_PHOTONS[base] * (optics.na / 0.75) ** 2 * _log_uniform(rng, VARY_PHOTONS)}
+    photons = (float(os.environ.get("VARY_PHOTONS_MIN", VARY_PHOTONS[0])), VARY_PHOTONS[1])
+    out = {"photons": DEFAULT_PHOTONS[base] * (optics.na / 0.75) ** 2 * _log_uniform(rng, photons)}
     if base == "beads":
         area_um2 = (size * optics.pixel_um) ** 2
         out["n_objects"] = max(1, int(rng.poisson(BEAD_DENSITY_PER_UM2 * area_um2 * _log_uniform(rng, VARY_BEAD_DENSITY))))
