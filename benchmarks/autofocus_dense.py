@@ -17,7 +17,6 @@ focus" (above ``NO_SINGLE_FOCUS_UM``).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -60,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="also write every field's row here (CSV)")
     args = parser.parse_args(argv)
     from deepz_fiji.activity.autofocus import analyse_focus
+    from deepz_fiji.io import write_csv
     from deepz_fiji.model import load_model
 
     model = load_model(args.model)
@@ -89,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{min(spread):.1f} – {np.median(spread):.1f} – {max(spread):.1f} | "
               f"{sum(r['no_single_focus'] for r in mine)} |")
     if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(args.out, rows)
     return 0
 
 

@@ -15,7 +15,6 @@ changes both at once. Writes ``table.md`` and ``rows.csv`` under ``--out``.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -80,6 +79,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deepz_fiji.io import write_csv
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", nargs="+", default=["widefield-20x-0.75na"])
     parser.add_argument("--fovs", type=int, default=4)
@@ -93,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         texts.append(table(rows))
         print(texts[-1], flush=True)
     (args.out / "table.md").write_text("\n".join(texts), encoding="utf-8")
-    with open(args.out / "rows.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(everything[0]))
-        writer.writeheader()
-        writer.writerows(everything)
+    write_csv(args.out / "rows.csv", everything)
     return 0
 
 
