@@ -9,6 +9,10 @@ of the same machine for scale.
 
     python benchmarks/train.py                     # tiny, small, paper with the default sizes
     python benchmarks/train.py --presets small --patch 256 --batch 20 --iterations 3
+    python benchmarks/train.py --presets small --precision float32 bfloat16   # AVX512-BF16/AMX CPUs
+
+With several ``--precision`` values every preset is timed at each (``deepz train --precision``), back
+to back in one process, so their ratio is the figure to quote.
 """
 
 from __future__ import annotations
@@ -101,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=2, help="timed iterations per preset")
     parser.add_argument("--g-steps", type=int, default=6)
     parser.add_argument("--d-steps", type=int, default=3)
+    parser.add_argument("--precision", nargs="+", default=["float32"], choices=("float32", "bfloat16"),
+                        help="arithmetic precision(s) to time (bfloat16 needs AVX512-BF16 or AMX)")
     args = parser.parse_args(argv)
-
     import tensorflow as tf
+
+    from deepz_fiji.refocus.precision import precision_scope
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores visible)"
     print(f"TensorFlow {tf.__version__} on {device}; {args.g_steps} G + {args.d_steps} D updates per GAN iteration")
@@ -112,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             patch, batch = DEFAULT_SIZES[preset]
-            rows.append(bench_preset(preset, args.patch or patch, args.batch or batch, args.iterations,
-                                     args.g_steps, args.d_steps, Path(tmp)))
-            print(f"  done {preset}", flush=True)
+            for precision in args.precision:
+                with precision_scope(precision):
+                    row = bench_preset(preset, args.patch or patch, args.batch or batch, args.iterations,
+                                       args.g_steps, args.d_steps, Path(tmp))
+                rows.append({"precision": precision, **row})
+                print(f"  done {preset} {precision}", flush=True)
     keys = list(rows[0])
     print(" | ".join(keys))
     print(" | ".join("---" for _ in keys))

@@ -8,7 +8,8 @@ need no truth: ``cycle`` (refocus by Δz, back by −Δz, RMS difference from th
 normalised units), ``away_from_blur`` (output's RMS distance from the physics blur ÷ the
 input's), ``away_from_input`` (output's distance from the input ÷ the blur's) and ``peak_ratio``
 (99.9th percentile of the output ÷ the blur's), and two input statistics: ``foreground`` (the
-fraction of the input above its background threshold: a dense sample) and ``low_frequency``
+fraction of the input above its background threshold: a dense sample), ``fill`` (how far the
+input's gaps are filled with light, :func:`deepz_fiji.data.background_fill`: dense, thick tissue) and ``low_frequency``
 (the share of the input's power spectrum below 0.15 cycles/px: a blurred input), and ``flip`` (the
 network's disagreement with itself on the mirrored image, mirrored back, ÷ the output's distance
 from the blur: one extra network pass, the cheapest test-time-augmentation spread). For each it prints
@@ -54,7 +55,7 @@ def scores(row, images) -> dict[str, float]:
     x, y, b = images["input"], images["output"], images["blur"]
     params = estimate_normalization(x)
     back = refocus_plane(y, -row.dz_um, images["model"])
-    from deepz_fiji.data.normalize import background_mask
+    from deepz_fiji.data.normalize import background_fill, background_mask
 
     xn = normalize(x, params)
     spectrum = np.abs(np.fft.rfft2(xn - xn.mean())) ** 2
@@ -65,13 +66,14 @@ def scores(row, images) -> dict[str, float]:
     return {"cycle": rmse(normalize(back, params), xn),
             "flip": rmse(y, flipped) / max(rmse(y, b), 1e-9),
             "foreground": float(1 - background_mask(x).mean()),
+            "fill": background_fill(x),
             "low_frequency": float(1 - spectrum[high].sum() / max(spectrum.sum(), 1e-12)),
             "away_from_blur": rmse(y, b) / max(rmse(x, b), 1e-9),
             "away_from_input": rmse(y, x) / max(rmse(b, x), 1e-9),
             "peak_ratio": float(np.percentile(y, 99.9) / max(np.percentile(b, 99.9), 1e-9))}
 
 
-SCORES = ("cycle", "flip", "away_from_blur", "away_from_input", "peak_ratio", "foreground", "low_frequency")
+SCORES = ("cycle", "flip", "away_from_blur", "away_from_input", "peak_ratio", "foreground", "fill", "low_frequency")
 #: Rows this much worse than the better baseline are "gross" failures.
 GROSS = 1.5
 

@@ -40,7 +40,8 @@ LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS o
 ``ITERATIONS=0 GAN=N`` fine-tunes INIT adversarially; ALPHA: the adversarial term's weight, ``deepz train
 --alpha``), PHYSICS (``blur``: the generator also reads the input
 blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INIT without it, that channel
-starts with zero weights, or PHYSICS_SHARE of the image channel's), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+starts with zero weights, or PHYSICS_SHARE of the image channel's), DEEPZ_PRECISION (``bfloat16``: train in bfloat16 on CPUs with AVX512-BF16 or AMX, about twice as fast
+there, ``deepz train --precision``; recorded in the run's options and kept when it resumes), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 That is stage 4; the shipped default is stage 4c, the same network with its output post-processed,
 chosen with ``benchmarks/blend_sweep.py``: ``deepz variant <stage 4> --out <folder> --physics-blend 0.4

@@ -300,3 +300,50 @@ def test_a_flat_or_tilted_sample_has_a_single_focus(caplog):
     assert "no single focus" not in caplog.text
     small = sample((24, 24), seed=6)
     assert analyse_focus(small, stack_fn=synthetic_stack_fn(small, 0.0)).spread_um is None
+
+
+def thick_sample(shape=(96, 96), layers=21, thickness_um=20.0, seed=7):
+    """A dense sample ``thickness_um`` thick seen with its middle in focus: dense spots on every layer,
+    each layer blurred by its distance from focus (:func:`defocused`) and the layers summed."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(shape)
+    for depth in np.linspace(-thickness_um / 2, thickness_um / 2, layers):
+        layer = np.zeros(shape)
+        spots = rng.random(shape) > 0.97
+        layer[spots] = rng.uniform(50, 200, int(spots.sum()))
+        out += defocused(ndi.gaussian_filter(layer, 1.5), 0.0, depth)
+    return out + 10.0
+
+
+def test_background_fill_tells_a_thick_dense_sample_from_a_thin_or_sparse_one():
+    from deepz_fiji.activity.autofocus import DENSE_FILL
+    from deepz_fiji.data import background_fill
+
+    thin = sample((96, 96), seed=8)
+    assert background_fill(thin) < 0.1
+    assert background_fill(defocused(thin, 0.0, 5.0)) < DENSE_FILL
+    assert background_fill(thick_sample()) > DENSE_FILL
+    assert background_fill(thick_sample(thickness_um=1.0, layers=1)) < DENSE_FILL  # one dense layer in focus
+    assert background_fill(np.full((16, 16), 7.0)) == 0.0
+
+
+def test_autofocus_says_a_dense_thick_sample_has_no_single_focus(caplog):
+    img = thick_sample()
+    with caplog.at_level(logging.WARNING):
+        result = analyse_focus(img, stack_fn=synthetic_stack_fn(img, 0.0))
+    assert not result.single_focus and "no dark background" in result.no_single_focus_reason
+    assert "no single focus" in caplog.text
+    thin = sample((96, 96), seed=9)
+    assert analyse_focus(thin, stack_fn=synthetic_stack_fn(thin, 0.0)).single_focus
+
+
+def test_track_focus_counts_the_frames_without_a_single_focus(caplog):
+    thin, thick = sample((96, 96), seed=10), thick_sample(seed=11)
+    frames = np.stack([thin, thick, thin])
+
+    def stack_fn(image):  # a stand-in refocuser: any frame in focus at Δz 0
+        return np.stack([defocused(image, z, 0.0) for z in Z])
+
+    with caplog.at_level(logging.WARNING):
+        track_focus(frames, stack_fn=stack_fn)
+    assert "1 of 3 frames have no single focus" in caplog.text

@@ -305,3 +305,29 @@ def test_physics_inputs_start_from_a_model_without_them_and_refocus(trained, dat
     assert plane.shape == tilted.shape == image.shape and np.isfinite(tilted).all()
     with pytest.raises(DeepZError, match="physics inputs"):
         train(dataset, tmp_path / "back", preset="tiny", init_from=result.path, options=QUICK)
+
+
+def test_bfloat16_training_learns_like_float32_and_is_recorded(trained, dataset, tmp_path):
+    from deepz_fiji.refocus import cpu_supports_bfloat16
+
+    if not cpu_supports_bfloat16():
+        pytest.skip("this CPU has neither AVX512-BF16 nor AMX")
+    full = trained[1]  # the same run in float32
+    low = train(dataset, tmp_path / "bf16", preset="tiny", options={**LEARN.to_dict(), "precision": "bfloat16"})
+    print(f"best validation MAE: float32 {full.best_val_mae:.5f}, bfloat16 {low.best_val_mae:.5f} "
+          f"(input as output {low.baseline_mae:.5f})")
+    assert low.best_val_mae < low.baseline_mae  # it learns
+    assert low.best_val_mae == pytest.approx(full.best_val_mae, rel=0.15)  # about as well as float32
+    record = json.loads((tmp_path / "bf16" / "config.json").read_text())["training"]["options"]
+    assert record["precision"] == "bfloat16"
+    assert not tf.config.optimizer.get_experimental_options().get("auto_mixed_precision_onednn_bfloat16", False)
+
+
+def test_bfloat16_training_needs_a_cpu_that_has_it(dataset, tmp_path, monkeypatch):
+    from deepz_fiji.refocus import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: False)
+    with pytest.raises(DeepZError, match="AVX512-BF16 or AMX"):
+        train(dataset, tmp_path / "m", preset="tiny", options={**QUICK.to_dict(), "precision": "bfloat16"})
+    with pytest.raises(DeepZError, match="precision"):
+        TrainConfig(precision="half")

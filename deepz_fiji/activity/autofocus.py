@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepz_fiji.activity.stacks import StackFn, checked_stack, refocus_stack_fn, z_positions
+from deepz_fiji.data.normalize import background_fill
 from deepz_fiji.errors import DeepZError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,11 @@ SPREAD_GRID = (4, 4)
 #: focus. Chosen on the independent suite's selection-split fields (benchmarks/autofocus_dense.py):
 #: thin samples up to 1.6 µm, a real-morphology volume 3.2–5.6 µm (dense tissue slabs stay below 0.8).
 NO_SINGLE_FOCUS_UM = 2.0
+#: At or above this :func:`~deepz_fiji.data.background_fill` of the image, autofocus says there is no
+#: single focus: a dense or thick sample whose out-of-focus light fills every gap. Chosen on the suite's
+#: selection-split fields (benchmarks/autofocus_dense.py): beads, filaments and a neuron volume up to
+#: 0.30, dense tissue 10–30 µm thick from 0.39 (a thin dense layer in focus: 0.05).
+DENSE_FILL = 0.34
 
 
 def sharpness(image: np.ndarray, method: str = "normvar") -> float:
@@ -98,7 +104,8 @@ class FocusResult:
     :func:`peak_width`; a thick sample is sharp over more of its depth, but on its own the width
     does not tell thick samples from thin ones: benchmarks/autofocus_dense.py), and the scatter of
     the foci of a 4×4 grid around a plane (``spread_um``, :func:`plane_residual_um`; None where the
-    image is too small for it)."""
+    image is too small for it), and how far the recorded image's gaps are filled with light (``fill``,
+    :func:`~deepz_fiji.data.background_fill`; None where the image was not given)."""
 
     dz_um: np.ndarray
     z_um: np.ndarray
@@ -107,12 +114,24 @@ class FocusResult:
     shape: tuple[int, int]
     width_um: np.ndarray
     spread_um: float | None = None
+    fill: float | None = None
 
     @property
     def single_focus(self) -> bool:
-        """False when the image's regions are sharpest at depths that scatter beyond
-        :data:`NO_SINGLE_FOCUS_UM` around a plane (:func:`plane_residual_um`): no one Δz brings it into focus."""
-        return self.spread_um is None or self.spread_um <= NO_SINGLE_FOCUS_UM
+        """False when no one Δz brings the image into focus (:attr:`no_single_focus_reason`)."""
+        return self.no_single_focus_reason is None
+
+    @property
+    def no_single_focus_reason(self) -> str | None:
+        """Why the image has no single focus, or None: its regions are sharpest at depths that scatter
+        beyond :data:`NO_SINGLE_FOCUS_UM` around a plane (:func:`plane_residual_um`), or its gaps are
+        filled with light (``fill`` at or above :data:`DENSE_FILL`: a dense or thick sample)."""
+        if self.spread_um is not None and self.spread_um > NO_SINGLE_FOCUS_UM:
+            return f"regions of the image are sharpest at depths that scatter by {self.spread_um:.1f} µm around a plane"
+        if self.fill is not None and self.fill >= DENSE_FILL:
+            return (f"the image has no dark background (its median is {100 * self.fill:.0f} % of its range): a dense "
+                    "or thick sample, lit from many depths")
+        return None
 
     def height_map(self) -> np.ndarray:
         """The (Y, X) height map (µm): bilinear between region centres, linear beyond them."""
@@ -134,10 +153,12 @@ def _interp_linear(centres: np.ndarray, values: np.ndarray, at: np.ndarray) -> n
 
 
 def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int, int] = (1, 1),
-                     method: str = "normvar", warn: bool = True) -> FocusResult:
+                     method: str = "normvar", warn: bool = True, fill: float | None = None) -> FocusResult:
     """In-focus Δz of a (virtual) stack (Z, Y, X) with planes at ``z_um``, per region of a grid.
 
-    Logs a warning (unless ``warn`` is False) when a region's sharpest plane is at the range's end.
+    ``fill`` is the recorded image's :func:`~deepz_fiji.data.background_fill` (None: not judged).
+    Logs a warning (unless ``warn`` is False) when a region's sharpest plane is at the range's end,
+    and when the image has no single focus.
     """
     stack = np.asarray(stack)
     rows, cols = _check_regions(regions, stack.shape[-2:])
@@ -156,11 +177,10 @@ def focus_from_stack(stack: np.ndarray, z_um: np.ndarray, *, regions: tuple[int,
         spread = plane_residual_um(_score_regions(stack, z, *SPREAD_GRID, method)[1])
     else:
         spread = None  # too small an image for the grid
-    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width, spread)
+    result = FocusResult(dz, z, curves, edge, tuple(stack.shape[-2:]), width, spread, fill)
     if warn and not result.single_focus:
-        log.warning("no single focus: regions of the image are sharpest at depths that scatter by %.1f µm around a plane "
-                    "(structure at several depths, or a thick sample); one Δz will not bring it all into focus: "
-                    "use --regions for a height map, or a virtual stack", result.spread_um)
+        log.warning("no single focus: %s; one Δz will not bring it all into focus: use --regions for a height "
+                    "map, or a virtual stack", result.no_single_focus_reason)
     return result
 
 
@@ -234,7 +254,7 @@ def analyse_focus(
     z = z_positions(*range_um, step_um)
     fn = _stack_fn(model, stack_fn, range_um, step_um, **refocus_kw)
     stack = checked_stack(fn(image), len(z), image.shape)
-    return focus_from_stack(stack, z, regions=regions, method=method, warn=warn)
+    return focus_from_stack(stack, z, regions=regions, method=method, warn=warn, fill=background_fill(image))
 
 
 def estimate_focus(image: np.ndarray, model: Any = None, range_um: tuple[float, float] = (-10.0, 10.0),
@@ -267,14 +287,19 @@ def track_focus(
         raise DeepZError(f"focus tracking needs frames (T, Y, X), got shape {frames.shape}")
     fn = _stack_fn(model, stack_fn, range_um, step_um, **refocus_kw)
     out = np.empty(len(frames))
-    at_edge = 0
+    at_edge, unfocused = 0, []
     for t, frame in enumerate(frames):
         result = analyse_focus(frame, None, range_um, step_um, method=method, stack_fn=fn, warn=False)
         out[t] = float(result.dz_um[0, 0])
         at_edge += int(result.at_edge.any())
+        if not result.single_focus:
+            unfocused.append(result.no_single_focus_reason)
         if progress is not None:
             progress(t + 1, len(frames))
     if at_edge:
         log.warning("%d of %d frames are sharpest at the end of the %g … %g µm range; their focus may lie "
                     "outside it: widen the range", at_edge, len(frames), *range_um)
+    if unfocused:
+        log.warning("%d of %d frames have no single focus (the first: %s); their Δz is a guess: check the "
+                    "refocused frames, or refocus by a fixed --dz", len(unfocused), len(frames), unfocused[0])
     return out

@@ -81,7 +81,7 @@ def cmd_autofocus(args: argparse.Namespace) -> int:
                             pixel_um=args.pixel_um, tile=args.tile, tta=args.tta, renormalize=args.renormalize)
     if args.regions is None:
         print(f"in focus at dz = {result.dz_um[0, 0]:+.2f} um" + ("" if result.single_focus else
-              f" (no single focus: regions scatter by {result.spread_um:.1f} um around a plane)"))
+              f" (no single focus: {result.no_single_focus_reason})"))
     else:
         print("in-focus dz (um) per region:")
         for row in result.dz_um:

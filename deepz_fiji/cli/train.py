@@ -9,7 +9,7 @@ import sys
 #: Arguments that are TrainConfig fields of the same name (passed on only when given).
 _OPTION_ARGS = ("iterations", "warmup", "batch", "val_every", "patch", "seed", "g_steps", "d_steps",
                 "lr_g", "lr_d", "alpha", "val_samples", "log_every", "shuffle_buffer", "intensity_scale",
-                "augment", "augment_group", "keep", "sharpen_weight", "snapshots", "physics_share")
+                "augment", "augment_group", "keep", "sharpen_weight", "snapshots", "physics_share", "precision")
 _MODEL_ARGS = ("intensity_gain", "dpm_scale_um", "physics_inputs", "na", "wavelength_um", "immersion_index", "modality",
                "description")
 
@@ -83,6 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--keep", choices=("best", "last"), default=None,
                      help="generator written to the model folder: the one with the lowest validation MAE "
                           "(best, default) or the final one (last: for a GAN phase or a robustness fine-tune)")
+    run.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
+                     help="arithmetic of the training steps (default: a resumed run's, else float32 or "
+                          "$DEEPZ_PRECISION); bfloat16 needs a CPU with AVX512-BF16 or AMX and is about twice "
+                          "as fast there")
     run.add_argument("--resume", action="store_true",
                      help="require a checkpoint in --out to continue from (resuming is automatic anyway)")
     meta = p.add_argument_group("recorded in config.json")

@@ -15,6 +15,7 @@ from deepz_fiji.data.edf import extended_depth_of_field, focus_height_map
 from deepz_fiji.data.focus import axial_zero_point, focus_curve
 from deepz_fiji.data.normalize import (
     NormParams,
+    background_fill,
     background_mask,
     denormalize,
     estimate_normalization,
@@ -37,6 +38,7 @@ __all__ = [
     "axial_zero_point",
     "cover_mask",
     "denormalize",
+    "background_fill",
     "background_mask",
     "estimate_normalization",
     "extended_depth_of_field",

@@ -110,6 +110,21 @@ def background_mask(image: np.ndarray) -> np.ndarray:
     return image <= triangle_threshold(image)
 
 
+#: Percentiles of :func:`background_fill`: the darkest pixels, the median and the brightest ones.
+FILL_PERCENTILES = (1.0, 50.0, 99.5)
+
+
+def background_fill(image: np.ndarray) -> float:
+    """How far the gaps between structures are filled with light, 0 … 1: the image's median above its
+    darkest 1 %, as a share of its range up to the 99.5th percentile (0 for a flat image).
+
+    Near 0.05 for a sparse or thin sample on a dark background; 0.3–0.5 for dense, thick tissue,
+    whose out-of-focus light from many depths leaves no dark background (benchmarks/autofocus_dense.py).
+    """
+    low, median, high = np.percentile(np.asarray(image, dtype=np.float64), FILL_PERCENTILES)
+    return float(np.clip((median - low) / (high - low), 0.0, 1.0)) if high > low else 0.0
+
+
 def normalize(x: np.ndarray, params: NormParams) -> np.ndarray:
     """``(x - offset) * scale`` as float32 (any input dtype, any shape)."""
     out = np.asarray(x, dtype=np.float32) - np.float32(params.offset)

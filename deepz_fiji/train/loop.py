@@ -77,7 +77,35 @@ def train(
     ``on_event(kind, info)`` is called with ``'validation'`` and ``'resumed'`` events (``info``
     holds ``iteration``, ``val_mae``… and the live ``generator``). ``stop_after``: stop
     (as if killed) after this iteration without exporting — for tests.
+    ``options['precision']`` (default: the resumed run's, else ``$DEEPZ_PRECISION``, else float32)
+    sets the arithmetic of every training and validation step.
     """
+    from deepz_fiji.refocus.precision import precision_scope
+
+    given = options.to_dict() if isinstance(options, TrainConfig) else dict(options or {})
+    given["precision"] = _precision(given, Path(out))
+    with precision_scope(given["precision"]):
+        return _train(dataset, out, preset=preset, width=width, depth=depth, given=given, init_from=init_from,
+                      resume=resume, name=name, model_fields=model_fields, command=command, progress=progress,
+                      on_event=on_event, stop_after=stop_after)
+
+
+def _precision(given: dict[str, Any], out: Path) -> str:
+    """The precision asked for, else the resumed run's, else ``$DEEPZ_PRECISION`` (checked against the CPU)."""
+    from deepz_fiji.refocus.precision import check_precision
+    from deepz_fiji.train.checkpoint import has_checkpoint, read_run
+
+    value = given.get("precision")
+    if value is None and has_checkpoint(out):
+        value = read_run(out)["options"].get("precision")
+    return check_precision(value)
+
+
+def _train(dataset: str | Path, out: str | Path, *, preset: str | None, width: float | None, depth: int | None,
+           given: dict[str, Any], init_from: str | Path | None, resume: bool, name: str | None,
+           model_fields: dict[str, Any] | None, command: str | None, progress: Progress | None,
+           on_event: EventHook | None, stop_after: int | None) -> TrainResult:
+    """:func:`train` with its options as a dict, inside the precision scope."""
     import keras
     import tensorflow as tf
 
@@ -89,7 +117,6 @@ def train(
     from deepz_fiji.train.pipeline import training_patch, training_stream, validation_arrays
     from deepz_fiji.train.steps import GanSteps
 
-    given = options.to_dict() if isinstance(options, TrainConfig) else dict(options or {})
     data = read_dataset(dataset)
     out = Path(out)
     resuming = has_checkpoint(out)
@@ -282,7 +309,7 @@ def _check_resume(config: ModelConfig, preset: str | None, width: float | None, 
 #: Options a resumed run may change (run length, schedule by hand, logging cadence); the
 #: others must stay as the run started.
 RESUME_CHANGEABLE = ("iterations", "warmup", "lr_g", "lr_d", "val_every", "log_every", "keep", "max_seconds",
-                     "val_every_s", "lr_drop_at_s", "lr_drop_factor", "snapshots")
+                     "val_every_s", "lr_drop_at_s", "lr_drop_factor", "snapshots", "precision")
 
 
 def _resumed_options(saved: dict[str, Any], given: dict[str, Any]) -> TrainConfig:

@@ -10,6 +10,7 @@ from typing import Any
 from deepz_fiji.errors import DeepZError
 
 KEEP_CHOICES = ("best", "last")
+PRECISION_CHOICES = ("float32", "bfloat16")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class TrainConfig:
       share of each first-layer image weight moved onto each physics channel (0: zero weights there,
       the source's function exactly; 0.5: half of it, the same function where the blur equals the
       image, and a network that reads the new channel from the first step).
+    - ``precision``: ``'float32'`` or ``'bfloat16'`` (convolutions in bfloat16 with float32 weights and
+      accumulation, on CPUs with AVX512-BF16 or AMX: :mod:`deepz_fiji.refocus.precision`; about twice
+      as fast there, ``benchmarks/train.py --precision float32 bfloat16``).
     """
 
     iterations: int = 1000
@@ -80,6 +84,7 @@ class TrainConfig:
     lr_drop_factor: float = 0.25
     snapshots: bool = False
     physics_share: float = 0.0
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if isinstance(self.intensity_scale, list):
@@ -128,6 +133,8 @@ class TrainConfig:
             raise bad("physics_share", f"must be a number in [0, 1), got {self.physics_share!r}")
         if not isinstance(self.snapshots, bool):
             raise bad("snapshots", f"must be true or false, got {self.snapshots!r}")
+        if self.precision not in PRECISION_CHOICES:
+            raise bad("precision", f"must be one of {', '.join(PRECISION_CHOICES)}, got {self.precision!r}")
         if self.keep not in KEEP_CHOICES:
             raise bad("keep", f"must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         scale = self.intensity_scale
