@@ -14,6 +14,7 @@ from deepz_fiji.errors import DeepZError  # noqa: E402
 from deepz_fiji.model import load_model  # noqa: E402
 from deepz_fiji.train import TrainConfig, train, write_toy_dataset  # noqa: E402
 from deepz_fiji.train.checkpoint import (  # noqa: E402
+    export_average,
     export_best,
     export_snapshot,
     has_checkpoint,
@@ -187,6 +188,13 @@ def test_snapshots_keep_every_validated_generator_for_export(dataset, tmp_path):
         export_snapshot(tmp_path / "run-without", 4, tmp_path / "z", "")
     with pytest.raises(DeepZError, match="'snapshots' must be true or false"):
         TrainConfig(snapshots="yes")
+    # weight averaging: 1/4 of the start and 3/4 of iteration 8, weight by weight
+    mixed = load_model(export_average(tmp_path / "run", {0: 1.0, 8: 3.0}, tmp_path / "mix"))
+    for a, w0, w8 in zip(mixed.keras_generator().get_weights(), seen[0], seen[8], strict=True):
+        np.testing.assert_allclose(a, 0.25 * w0 + 0.75 * w8, rtol=1e-5, atol=1e-7)
+    assert "0.75" not in mixed.config.description and "3 × iteration 8" in mixed.config.description
+    with pytest.raises(DeepZError, match="shares >= 0 and a positive sum"):
+        export_average(tmp_path / "run", {4: 0.0}, tmp_path / "none")
 
 
 def test_refuses_to_overwrite_or_resume_nothing(dataset, tmp_path):

@@ -56,13 +56,22 @@ def _kept_snapshot(model_folder: str | Path, iteration: int) -> Path:
     return path
 
 
-def _save_generator(config: Any, weights: Path, out: str | Path) -> Path:
-    """A model folder at ``out`` with ``config``'s network holding ``weights``."""
+def _save_generator(config: Any, weights: Path | dict[Path, float], out: str | Path) -> Path:
+    """A model folder at ``out`` with ``config``'s network holding ``weights`` (a weights file, or
+    weights files with their shares: their weighted mean)."""
     from deepz_fiji.model.folder import save_model_folder
     from deepz_fiji.model.generator import generator_for
 
     generator = generator_for(config)
-    generator.load_weights(str(weights))
+    if isinstance(weights, Path):
+        generator.load_weights(str(weights))
+    else:
+        total, mean = sum(weights.values()), None
+        for path, share in weights.items():
+            generator.load_weights(str(path))
+            part = [w * (share / total) for w in generator.get_weights()]
+            mean = part if mean is None else [a + b for a, b in zip(mean, part, strict=True)]
+        generator.set_weights(mean)
     return save_model_folder(out, generator, config)
 
 
@@ -97,6 +106,25 @@ def export_best(model_folder: str | Path, out: str | Path, iteration: int | None
     else:
         weights = _kept_snapshot(model_folder, iteration)
     return _save_generator(ModelConfig.from_dict(read_run(model_folder)["model"]), weights, out)
+
+
+def export_average(model_folder: str | Path, shares: dict[int, float], out: str | Path) -> Path:
+    """A model folder at ``out`` whose generator is the weighted mean of the generators a run kept at
+    the iterations of ``shares`` (iteration → share; shares need not sum to 1).
+
+    Weight-space ensembling: the mean of a fine-tuned generator and the one it started from
+    (iteration 0) keeps more of the start's behaviour on data unlike the fine-tuning's (Wortsman et
+    al. 2022, WiSE-FT); the mean of late snapshots smooths their spread. ``config.json`` is the run's
+    start config, its description naming the mix.
+    """
+    from deepz_fiji.model.config import ModelConfig
+
+    if not shares or any(not (math.isfinite(v) and v >= 0) for v in shares.values()) or sum(shares.values()) <= 0:
+        raise DeepZError(f"averaging needs iterations with shares >= 0 and a positive sum, got {shares!r}")
+    config = ModelConfig.from_dict(read_run(model_folder)["model"])
+    mix = ", ".join(f"{v:g} × iteration {k}" for k, v in sorted(shares.items()))
+    config.description = f"{config.description} [weight average of {Path(model_folder).name}: {mix}]".strip()
+    return _save_generator(config, {_kept_snapshot(model_folder, k): float(v) for k, v in shares.items()}, out)
 
 
 def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, reason: str) -> Path:
