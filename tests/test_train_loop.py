@@ -192,7 +192,11 @@ def test_snapshots_keep_every_validated_generator_for_export(dataset, tmp_path):
     mixed = load_model(export_average(tmp_path / "run", {0: 1.0, 8: 3.0}, tmp_path / "mix"))
     for a, w0, w8 in zip(mixed.keras_generator().get_weights(), seen[0], seen[8], strict=True):
         np.testing.assert_allclose(a, 0.25 * w0 + 0.75 * w8, rtol=1e-5, atol=1e-7)
-    assert "0.75" not in mixed.config.description and "3 × iteration 8" in mixed.config.description
+    assert mixed.config.validation["kept"] == "weight average of 1 × iteration 0, 3 × iteration 8"
+    assert json.loads((tmp_path / "mix" / "config.json").read_text())["training"]["iterations"] == 12
+    alone = load_model(export_average(tmp_path / "run", {8: 1.0}, tmp_path / "alone", "one generator"))
+    assert alone.config.validation["val_mae"] == pytest.approx(float(row["val_mae"]), rel=1e-4)  # the log's
+    assert alone.config.validation["kept_because"] == "one generator"
     with pytest.raises(DeepZError, match="shares >= 0 and a positive sum"):
         export_average(tmp_path / "run", {4: 0.0}, tmp_path / "none")
 

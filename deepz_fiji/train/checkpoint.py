@@ -56,23 +56,55 @@ def _kept_snapshot(model_folder: str | Path, iteration: int) -> Path:
     return path
 
 
-def _save_generator(config: Any, weights: Path | dict[Path, float], out: str | Path) -> Path:
-    """A model folder at ``out`` with ``config``'s network holding ``weights`` (a weights file, or
-    weights files with their shares: their weighted mean)."""
-    from deepz_fiji.model.folder import save_model_folder
+def _generator(config: Any, weights: Path | dict[Path, float]) -> Any:
+    """``config``'s network holding ``weights``: a weights file, or weights files with their shares
+    (their weighted mean, weight by weight)."""
     from deepz_fiji.model.generator import generator_for
 
     generator = generator_for(config)
     if isinstance(weights, Path):
         generator.load_weights(str(weights))
-    else:
-        total, mean = sum(weights.values()), None
-        for path, share in weights.items():
-            generator.load_weights(str(path))
-            part = [w * (share / total) for w in generator.get_weights()]
-            mean = part if mean is None else [a + b for a, b in zip(mean, part, strict=True)]
-        generator.set_weights(mean)
-    return save_model_folder(out, generator, config)
+        return generator
+    total, mean = sum(weights.values()), None
+    for path, share in weights.items():
+        generator.load_weights(str(path))
+        part = [w * (share / total) for w in generator.get_weights()]
+        mean = part if mean is None else [a + b for a, b in zip(mean, part, strict=True)]
+    generator.set_weights(mean)
+    return generator
+
+
+def _save_generator(config: Any, weights: Path | dict[Path, float], out: str | Path) -> Path:
+    """A model folder at ``out`` with ``config``'s network holding ``weights`` (:func:`_generator`)."""
+    from deepz_fiji.model.folder import save_model_folder
+
+    return save_model_folder(out, _generator(config, weights), config)
+
+
+def _copy_log(run: Path, out: Path) -> None:
+    import shutil
+
+    from deepz_fiji.train.log import CURVES_FILE, LOG_FILE
+
+    for name in (LOG_FILE, CURVES_FILE):
+        if (run / name).is_file():
+            shutil.copyfile(run / name, out / name)
+
+
+def _validation_maes(generator: Any, model_folder: Path) -> tuple[float, float]:
+    """A generator's validation MAE on a run's validation pairs, and with the signs of Δz flipped."""
+    from deepz_fiji.data import read_dataset
+    from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.train.options import TrainConfig
+    from deepz_fiji.train.pipeline import validation_arrays
+    from deepz_fiji.train.steps import GanSteps
+
+    run = read_run(model_folder)
+    config, options = ModelConfig.from_dict(run["model"]), TrainConfig.from_dict(run["options"])
+    images, targets, dz = validation_arrays(read_dataset(run["dataset"]), options, config.size_multiple, config)
+    steps = GanSteps(generator, None, None, None, alpha=options.alpha, dpm_scale_um=config.dpm_scale_um)
+    return (steps.validate(images, targets, dz, options.batch),
+            steps.validate(images, targets, -dz, options.batch))
 
 
 def has_checkpoint(model_folder: str | Path) -> bool:
@@ -108,23 +140,38 @@ def export_best(model_folder: str | Path, out: str | Path, iteration: int | None
     return _save_generator(ModelConfig.from_dict(read_run(model_folder)["model"]), weights, out)
 
 
-def export_average(model_folder: str | Path, shares: dict[int, float], out: str | Path) -> Path:
+def export_average(model_folder: str | Path, shares: dict[int, float], out: str | Path,
+                   reason: str = "") -> Path:
     """A model folder at ``out`` whose generator is the weighted mean of the generators a run kept at
     the iterations of ``shares`` (iteration → share; shares need not sum to 1).
 
     Weight-space ensembling: the mean of a fine-tuned generator and the one it started from
     (iteration 0) keeps more of the start's behaviour on data unlike the fine-tuning's (Wortsman et
-    al. 2022, WiSE-FT); the mean of late snapshots smooths their spread. ``config.json`` is the run's
-    start config, its description naming the mix.
+    al. 2022, WiSE-FT); the mean of late snapshots smooths their spread. A finished run gives its
+    ``config.json`` (training record kept) with the validation block of the mean's own MAE on the
+    run's validation pairs, ``kept`` naming the mix and ``kept_because`` the ``reason``; its log and
+    curves are copied. A running one gives the config it started with, the mix in its description.
     """
     from deepz_fiji.model.config import ModelConfig
+    from deepz_fiji.model.folder import CONFIG_FILE, save_model_folder
 
     if not shares or any(not (math.isfinite(v) and v >= 0) for v in shares.values()) or sum(shares.values()) <= 0:
         raise DeepZError(f"averaging needs iterations with shares >= 0 and a positive sum, got {shares!r}")
-    config = ModelConfig.from_dict(read_run(model_folder)["model"])
-    mix = ", ".join(f"{v:g} × iteration {k}" for k, v in sorted(shares.items()))
-    config.description = f"{config.description} [weight average of {Path(model_folder).name}: {mix}]".strip()
-    return _save_generator(config, {_kept_snapshot(model_folder, k): float(v) for k, v in shares.items()}, out)
+    run = Path(model_folder)
+    weights = {_kept_snapshot(run, k): float(v) for k, v in shares.items()}
+    mix = "weight average of " + ", ".join(f"{v:g} × iteration {k}" for k, v in sorted(shares.items()))
+    if not (run / CONFIG_FILE).is_file():
+        config = ModelConfig.from_dict(read_run(run)["model"])
+        config.description = f"{config.description} [{mix} of {run.name}]".strip()
+        return _save_generator(config, weights, out)
+    config = ModelConfig.load(run / CONFIG_FILE)
+    generator = _generator(config, weights)
+    val_mae, flipped = _validation_maes(generator, run)
+    config.validation = {**config.validation, "val_mae": val_mae, "val_mae_dz_flipped": flipped,
+                         "kept": mix, "kept_because": reason}
+    out = save_model_folder(out, generator, config)
+    _copy_log(run, out)
+    return out
 
 
 def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, reason: str) -> Path:
@@ -135,11 +182,10 @@ def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, r
     becomes ``"iteration N"`` and ``kept_because`` records ``reason``. The log and curves are copied.
     """
     import csv
-    import shutil
 
     from deepz_fiji.model.config import ModelConfig
     from deepz_fiji.model.folder import CONFIG_FILE
-    from deepz_fiji.train.log import CURVES_FILE, LOG_FILE
+    from deepz_fiji.train.log import LOG_FILE
 
     run = Path(model_folder)
     if not (run / CONFIG_FILE).is_file():
@@ -155,9 +201,7 @@ def export_snapshot(model_folder: str | Path, iteration: int, out: str | Path, r
                          "val_mae_dz_flipped": float(row["val_mae_dz_flipped"]),
                          "kept": f"iteration {iteration}", "kept_because": reason}
     out = _save_generator(config, weights, out)
-    for name in (LOG_FILE, CURVES_FILE):
-        if (run / name).is_file():
-            shutil.copyfile(run / name, out / name)
+    _copy_log(run, out)
     return out
 
 
