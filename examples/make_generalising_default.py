@@ -41,7 +41,7 @@ LR (1e-4), GAN (0: iterations of the paper's LS-GAN phase after the ITERATIONS o
 --alpha``), PHYSICS (``blur``: the generator also reads the input
 blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INIT without it, that channel
 starts with zero weights, or PHYSICS_SHARE of the image channel's), DEEPZ_PRECISION (``bfloat16``: train in bfloat16 on CPUs with AVX512-BF16 or AMX, about twice as fast
-there, ``deepz train --precision``; recorded in the run's options and kept when it resumes), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
+there, ``deepz train --precision``; recorded in the run's options and kept when it resumes), SHIP_AVERAGE, SHIP_BLEND and SHIP_LEVEL_SCALE (how it is shipped: :func:`ship`), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
 That is stage 4; the shipped default is stage 4c, the same network with its output post-processed,
 chosen with ``benchmarks/blend_sweep.py``: ``deepz variant <stage 4> --out <folder> --physics-blend 0.4
@@ -69,7 +69,8 @@ VARY_PHOTONS = (0.05, 1.0)
 DEFAULT = REPO / "models" / "widefield-20x-0.75na"
 DESCRIPTION = ("Deep-Z, 20x/0.75 NA air, emission 584 nm, 0.325 um pixels; stages 1-3 on simulated beads, beads on "
                "planes, C. elegans-like nuclei and filaments (examples/make_default_model.sh), stage 4 on dense tissue "
-               "and randomised optics (examples/make_generalising_default.py)")
+               "and randomised optics, stage 5 on those and on beads of varied density and brightness, averaged "
+               "with stage 4 (examples/make_generalising_default.py)")
 
 
 def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
@@ -141,20 +142,37 @@ def train(dataset: Path, model: Path, iterations: int, sharpen: float) -> None:
 
 def ship(model: Path, iteration: int) -> None:
     """The run's generator of ``iteration`` becomes the default; the one it was fine-tuned from is
-    chained in its training record (``init_from_training``), as the earlier stages are."""
+    chained in its training record (``init_from_training``), as the earlier stages are.
+
+    SHIP_AVERAGE=S ships the weight average of (1 − S) × that generator and S × the run's start
+    (iteration 0: the model it was fine-tuned from; ``export_average``); SHIP_BLEND=A sets the shipped
+    output's physics blend to A and its level to ``local-flux`` at SHIP_LEVEL_SCALE (0.5), as
+    ``deepz variant`` would.
+    """
     from deepz_fiji.model.config import ModelConfig
-    from deepz_fiji.train.checkpoint import export_snapshot
+    from deepz_fiji.train.checkpoint import export_average, export_snapshot
 
     source = ModelConfig.load(Path(os.environ.get("INIT", str(DEFAULT))) / "config.json")
-    export_snapshot(model, iteration, DEFAULT,
-                    f"the run's generator of iteration {iteration}: most rows harmless (and more won than the "
-                    "default before it) of its generators on the independent suite's selection split "
-                    "(benchmarks/results/default-candidate.md)")
+    start_share = float(os.environ.get("SHIP_AVERAGE", 0))
+    reason = (f"the run's generator of iteration {iteration}" + (f" averaged with its start ({start_share:g} of it)"
+              if start_share else "") + ": beat the default before it on the independent suite's selection split "
+              "(benchmarks/results/default-candidate.md)")
+    if start_share:
+        export_average(model, {0: start_share, iteration: 1 - start_share}, DEFAULT, reason)
+    else:
+        export_snapshot(model, iteration, DEFAULT, reason)
     config = ModelConfig.load(DEFAULT / "config.json")
     config.description = DESCRIPTION
-    config.training = {**config.training, "init_from": "models/widefield-20x-0.75na (stage 3, see init_from_training)",
-                       "init_from_training": {"note": "stage 3 of examples/make_default_model.sh: the default "
-                                              "this stage was fine-tuned from", **source.training}}
+    if os.environ.get("SHIP_BLEND"):
+        config.physics_blend, config.output_level = float(os.environ["SHIP_BLEND"]), "local-flux"
+        config.output_level_scale = float(os.environ.get("SHIP_LEVEL_SCALE", 0.5))
+        config.description += (f"; the output blends {config.physics_blend:g} of the physics blur (the input convolved "
+                               "with the nominal PSF at Δz) into the network's and keeps the input's low-pass at "
+                               f"{config.output_level_scale:g} × the defocus disc's radius (output_level local-flux), "
+                               "both chosen on the independent suite's selection split")
+    config.training = {**config.training, "init_from": f"models/widefield-20x-0.75na ({source.training.get('iterations')} "
+                       "iterations of the stage before, see init_from_training)",
+                       "init_from_training": {"note": "the default this stage was fine-tuned from", **source.training}}
     config.save(DEFAULT / "config.json")
     print(f"shipped {DEFAULT} (iteration {iteration} of {model})", flush=True)
 
