@@ -171,9 +171,12 @@ def test_time_budget_options_are_checked():
 
 
 def test_info_on_a_model_without_a_card(run_cli):
+    from deepz_fiji.model import load_model
+
     proc = run_cli("info", "widefield-20x-0.75na", check=True)
     assert "pixel 0.325 µm" in proc.stdout and "no model card" in proc.stdout
-    assert "0.6 × the network + 0.4 × the physics blur" in proc.stdout  # the shipped blend is shown
+    blend = load_model("widefield-20x-0.75na").config.physics_blend
+    assert 0 < blend < 1 and f"{1 - blend:g} × the network + {blend:g} × the physics blur" in proc.stdout  # shown
     assert run_cli("info", "no-such-model").returncode == 2
 
 
