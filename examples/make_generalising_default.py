@@ -43,9 +43,12 @@ blurred by the nominal PSF at Δz, ``deepz train --physics-inputs``; from an INI
 starts with zero weights, or PHYSICS_SHARE of the image channel's), DEEPZ_PRECISION (``bfloat16``: train in bfloat16 on CPUs with AVX512-BF16 or AMX, about twice as fast
 there, ``deepz train --precision``; recorded in the run's options and kept when it resumes), SHIP_AVERAGE, SHIP_BLEND and SHIP_LEVEL_SCALE (how it is shipped: :func:`ship`), SHIP (N: once the run has finished, its generator of iteration N, chosen on the suite's selection
 split, becomes ``models/widefield-20x-0.75na``; :func:`deepz_fiji.train.checkpoint.export_snapshot`).
-That is stage 4; the shipped default is stage 4c, the same network with its output post-processed,
-chosen with ``benchmarks/blend_sweep.py``: ``deepz variant <stage 4> --out <folder> --physics-blend 0.4
---output-level local-flux --level-scale 0.5``.
+That is stage 4; stage 4c was the same network with its output post-processed, chosen with
+``benchmarks/blend_sweep.py``: ``deepz variant <stage 4> --out <folder> --physics-blend 0.4
+--output-level local-flux --level-scale 0.5``. The shipped default is stage 5:
+``DEEPZ_PRECISION=bfloat16 VARY=1 OTHERS=6 SHARPEN=3 TAG=bf16 LR=5e-5 ITERATIONS=10000 VAL_EVERY=1000
+SHIP=10000 SHIP_AVERAGE=0.5 SHIP_BLEND=0.2 INIT=<stage 4c>`` (README, "How the default was made to
+generalise").
 """
 
 from __future__ import annotations
