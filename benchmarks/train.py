@@ -98,6 +98,8 @@ def bench_preset(preset: str, patch: int, batch: int, iterations: int, g_steps: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from deepz_fiji.refocus.precision import PRECISIONS, precision_scope
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=list(DEFAULT_SIZES), choices=list(DEFAULT_SIZES))
     parser.add_argument("--patch", type=int, default=None, help="crop side (default per preset)")
@@ -105,12 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=2, help="timed iterations per preset")
     parser.add_argument("--g-steps", type=int, default=6)
     parser.add_argument("--d-steps", type=int, default=3)
-    parser.add_argument("--precision", nargs="+", default=["float32"], choices=("float32", "bfloat16"),
+    parser.add_argument("--precision", nargs="+", default=["float32"], choices=PRECISIONS,
                         help="arithmetic precision(s) to time (bfloat16 needs AVX512-BF16 or AMX)")
     args = parser.parse_args(argv)
     import tensorflow as tf
-
-    from deepz_fiji.refocus.precision import precision_scope
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores visible)"
     print(f"TensorFlow {tf.__version__} on {device}; {args.g_steps} G + {args.d_steps} D updates per GAN iteration")

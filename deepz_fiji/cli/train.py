@@ -19,6 +19,7 @@ USES_TENSORFLOW = True
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from deepz_fiji.model.config import PHYSICS_INPUTS
+    from deepz_fiji.refocus.precision import PRECISIONS
 
     p = subparsers.add_parser(
         "train", help="train a Deep-Z generator (LS-GAN) on a dataset made by 'deepz prepare'",
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--keep", choices=("best", "last"), default=None,
                      help="generator written to the model folder: the one with the lowest validation MAE "
                           "(best, default) or the final one (last: for a GAN phase or a robustness fine-tune)")
-    run.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
+    run.add_argument("--precision", choices=PRECISIONS, default=None,
                      help="arithmetic of the training steps (default: a resumed run's, else float32 or "
                           "$DEEPZ_PRECISION); bfloat16 needs a CPU with AVX512-BF16 or AMX and is about twice "
                           "as fast there")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from deepz_fiji.errors import DeepZError
+from deepz_fiji.refocus.precision import PRECISIONS
 
 KEEP_CHOICES = ("best", "last")
-PRECISION_CHOICES = ("float32", "bfloat16")
 
 
 @dataclass
@@ -133,8 +133,8 @@ class TrainConfig:
             raise bad("physics_share", f"must be a number in [0, 1), got {self.physics_share!r}")
         if not isinstance(self.snapshots, bool):
             raise bad("snapshots", f"must be true or false, got {self.snapshots!r}")
-        if self.precision not in PRECISION_CHOICES:
-            raise bad("precision", f"must be one of {', '.join(PRECISION_CHOICES)}, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.keep not in KEEP_CHOICES:
             raise bad("keep", f"must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
         scale = self.intensity_scale
